@@ -1,0 +1,194 @@
+"""One frozen :class:`Settings`, layered: defaults < config file < environment < arguments.
+
+Values are parsed and validated once, here; the rest of the package reads typed fields.
+The config file is TOML, at ``$CARBONLEDGER_CONFIG`` or
+``$XDG_CONFIG_HOME/carbonledger/config.toml`` (``~/.config/...``), with the same keys as
+the fields below, at top level or under ``[carbonledger]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carbonledger.errors import ConfigError
+from carbonledger.records import PHASES, Scope
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["MIN_INTERVAL_S", "Settings", "default_config_path", "default_ledger_path"]
+
+MIN_INTERVAL_S = 0.05
+
+ENV_PREFIX = "CARBONLEDGER_"
+
+
+def default_ledger_path() -> Path:
+    """``$XDG_DATA_HOME/carbonledger/ledger.sqlite`` (``~/.local/share/...`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "carbonledger" / "ledger.sqlite"
+
+
+def default_config_path() -> Path:
+    explicit = os.environ.get("CARBONLEDGER_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "carbonledger" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a tracker needs, typed and validated."""
+
+    ledger_path: Path = field(default_factory=default_ledger_path)
+    zone: str | None = None
+    pue: float | None = None
+    interval_s: float = 1.0
+    flush_interval_s: float = 2.0
+    scope: Scope = Scope.MACHINE
+    phase: str = "other"
+    sysfs_root: Path = Path("/sys")
+    intensity_series: Path | None = None
+    cpu_tdp_w: float | None = None
+    memory_gb: float | None = None
+    detect_cloud: bool = False
+    sensors: tuple[str, ...] | None = None  # None: every registered sensor that is present
+    log_level: str = "WARNING"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.interval_s) and self.interval_s >= MIN_INTERVAL_S):
+            raise ConfigError(f"interval must be at least {MIN_INTERVAL_S} s, got {self.interval_s}")
+        if not (math.isfinite(self.flush_interval_s) and self.flush_interval_s > 0):
+            raise ConfigError(f"flush_interval must be positive, got {self.flush_interval_s}")
+        if self.pue is not None and not (math.isfinite(self.pue) and 1.0 <= self.pue <= 5.0):
+            raise ConfigError(f"pue must be between 1.0 and 5.0, got {self.pue}")
+        if self.phase not in PHASES:
+            raise ConfigError(f"phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
+        for name in ("cpu_tdp_w", "memory_gb"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be positive, got {value}")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` parsed like arguments (``None`` values are ignored)."""
+        parsed = _parse_mapping({k: v for k, v in changes.items() if v is not None}, "argument")
+        return dataclasses.replace(self, **parsed)
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config_path: Path | None = None,
+    ) -> Settings:
+        """Defaults < config file < environment < ``overrides`` (``None`` values ignored)."""
+        env = os.environ if environ is None else environ
+        layered: dict[str, Any] = {}
+        path = config_path if config_path is not None else default_config_path()
+        layered.update(_read_config_file(path))
+        layered.update(_from_environment(env))
+        if overrides:
+            layered.update(
+                _parse_mapping({k: v for k, v in overrides.items() if v is not None}, "argument")
+            )
+        return cls(**layered)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_ENV_NAMES = {
+    "LEDGER": "ledger_path",
+    "ZONE": "zone",
+    "PUE": "pue",
+    "INTERVAL": "interval_s",
+    "FLUSH_INTERVAL": "flush_interval_s",
+    "SCOPE": "scope",
+    "PHASE": "phase",
+    "SYSFS_ROOT": "sysfs_root",
+    "INTENSITY_SERIES": "intensity_series",
+    "CPU_TDP_W": "cpu_tdp_w",
+    "MEMORY_GB": "memory_gb",
+    "DETECT_CLOUD": "detect_cloud",
+    "SENSORS": "sensors",
+    "LOG_LEVEL": "log_level",
+}
+_FILE_ALIASES = {"ledger": "ledger_path", "interval": "interval_s", "flush_interval": "flush_interval_s"}
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    table = data.get("carbonledger", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [carbonledger] must be a table")
+    return _parse_mapping(table, f"config file {path}")
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    raw = {
+        field_name: env[ENV_PREFIX + suffix]
+        for suffix, field_name in _ENV_NAMES.items()
+        if env.get(ENV_PREFIX + suffix, "") != ""
+    }
+    return _parse_mapping(raw, "environment")
+
+
+def _parse_mapping(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _FILE_ALIASES.get(key, key)
+        if name not in _FIELDS:
+            raise ConfigError(f"{origin}: unknown setting {key!r}")
+        parsed[name] = _parse_value(name, value, origin)
+    return parsed
+
+
+def _parse_value(name: str, value: Any, origin: str) -> Any:
+    where = f"{origin}: {name}"
+    try:
+        if name in ("ledger_path", "sysfs_root", "intensity_series"):
+            return Path(os.path.expanduser(str(value)))
+        if name in ("pue", "interval_s", "flush_interval_s", "cpu_tdp_w", "memory_gb"):
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if name == "scope":
+            return Scope(str(value).lower())
+        if name == "detect_cloud":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if name == "sensors":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        if name == "zone":
+            text = str(value).strip()
+            return text or None
+        if name == "log_level":
+            return str(value).upper()
+        return str(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where}: invalid value {value!r}") from None

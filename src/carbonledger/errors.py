@@ -1,0 +1,79 @@
+"""The one exception root of carbonledger.
+
+Every error carbonledger raises on purpose derives from :class:`CarbonLedgerError`;
+vendor errors (NVML, amdsmi, sqlite3, httpx) are mapped to these once, at the boundary
+where they are caught. The CLI turns ``DataError`` and ``ConfigError`` into exit code 3
+with a one-line message.
+
+    CarbonLedgerError
+    ├── ConfigError            bad settings (file, environment or arguments)
+    ├── DataError              malformed input data: CSV rows, tables, sysfs values
+    │   └── UnknownZoneError   a zone that no table knows (with close matches)
+    ├── LedgerError            the ledger cannot be opened, migrated or written
+    │   └── RunNotFoundError   no run, or an ambiguous prefix
+    ├── SensorError            a sensor failed to read (recorded, never raised into hosts)
+    ├── ProviderError          a live intensity provider failed (auth, timeout, format)
+    └── BudgetExceeded         a carbon or energy budget with on_exceed="stop" was spent
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceeded",
+    "CarbonLedgerError",
+    "ConfigError",
+    "DataError",
+    "LedgerError",
+    "ProviderError",
+    "RunNotFoundError",
+    "SensorError",
+    "UnknownZoneError",
+]
+
+
+class CarbonLedgerError(Exception):
+    """Root of every error carbonledger raises on purpose."""
+
+
+class ConfigError(CarbonLedgerError):
+    """A setting is missing, malformed or out of range."""
+
+
+class DataError(CarbonLedgerError):
+    """Input data is malformed; the message names the file, line or field."""
+
+
+class UnknownZoneError(DataError):
+    """A zone that no bundled table or configured source knows."""
+
+    def __init__(self, zone: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
+        self.zone = zone
+        self.suggestions = tuple(suggestions)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown zone {zone!r}{hint}")
+
+
+class LedgerError(CarbonLedgerError):
+    """The ledger cannot be opened, migrated, read or written."""
+
+
+class RunNotFoundError(LedgerError):
+    """No run matches the id or prefix, or the prefix is ambiguous."""
+
+
+class SensorError(CarbonLedgerError):
+    """A sensor could not be read. Recorded and logged; never raised into the host."""
+
+
+class ProviderError(CarbonLedgerError):
+    """A live intensity provider failed. The message never contains a secret."""
+
+
+class BudgetExceeded(CarbonLedgerError):
+    """A budget with ``on_exceed="stop"`` was spent (or is forecast to be)."""
+
+    def __init__(self, message: str, *, spent: float, limit: float, unit: str) -> None:
+        self.spent = spent
+        self.limit = limit
+        self.unit = unit
+        super().__init__(message)
