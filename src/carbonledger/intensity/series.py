@@ -1,0 +1,165 @@
+"""Time series of grid carbon intensity: a step function, each value holding until the next.
+
+Loading from CSV lives in :mod:`carbonledger.intensity.series_csv`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from carbonledger.errors import DataError
+from carbonledger.intensity.base import IntensityValue
+from carbonledger.records import Method
+
+__all__ = ["IntensitySeries"]
+
+
+@dataclass(frozen=True)
+class IntensitySeries:
+    """Intensity values at ascending unix times; value i holds on [times[i], times[i+1]).
+
+    The last value holds for ``last_step_s`` (the series' own step when not given), so a
+    series covers ``[times[0], end)``. ``estimated`` flags each value that the data
+    provider estimated rather than measured.
+    """
+
+    times: tuple[float, ...]
+    values_g_per_kwh: tuple[float, ...]
+    zone: str
+    signal: str = "average"
+    basis: str = "unknown"
+    source: str = "series"
+    estimated: tuple[bool, ...] | None = None
+    last_step_s: float | None = None
+    uncertainty_rel: float = 0.10
+
+    def __post_init__(self) -> None:
+        if len(self.times) == 0:
+            raise DataError(f"intensity series for {self.zone!r} is empty")
+        if len(self.times) != len(self.values_g_per_kwh):
+            raise DataError("intensity series: times and values differ in length")
+        if self.estimated is not None and len(self.estimated) != len(self.times):
+            raise DataError("intensity series: estimated flags differ in length")
+        for i in range(1, len(self.times)):
+            if not self.times[i] > self.times[i - 1]:
+                raise DataError(f"intensity series: timestamps not strictly ascending at step {i}")
+        for v in self.values_g_per_kwh:
+            if not (math.isfinite(v) and v >= 0):
+                raise DataError(f"intensity series: invalid value {v!r}")
+
+    @classmethod
+    def from_pairs(
+        cls, pairs: Sequence[tuple[float, float]], zone: str, **kwargs: object
+    ) -> IntensitySeries:
+        ordered = sorted(pairs)
+        return cls(
+            times=tuple(t for t, _ in ordered),
+            values_g_per_kwh=tuple(v for _, v in ordered),
+            zone=zone,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    @property
+    def step_s(self) -> float:
+        """The last value's duration: ``last_step_s`` or the median step of the series."""
+        if self.last_step_s is not None:
+            return self.last_step_s
+        if len(self.times) < 2:
+            return 3600.0
+        gaps = sorted(b - a for a, b in zip(self.times, self.times[1:]))
+        return gaps[len(gaps) // 2]
+
+    @property
+    def start(self) -> float:
+        return self.times[0]
+
+    @property
+    def end(self) -> float:
+        return self.times[-1] + self.step_s
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def index_at(self, at: float) -> int | None:
+        """The index of the value in force at ``at``, or None outside the series."""
+        if at < self.start or at >= self.end:
+            return None
+        return bisect.bisect_right(self.times, at) - 1
+
+    def value_at(self, at: float) -> float | None:
+        i = self.index_at(at)
+        return None if i is None else self.values_g_per_kwh[i]
+
+    def intensity(self, zone: str, at: float | None = None) -> IntensityValue:
+        """The value in force at ``at`` as an :class:`IntensityValue` (IntensitySource)."""
+        if at is None:
+            raise DataError("an intensity series needs a time")
+        i = self.index_at(at)
+        if i is None:
+            raise DataError(f"intensity series for {self.zone} does not cover that time")
+        estimated = bool(self.estimated[i]) if self.estimated is not None else False
+        return IntensityValue(
+            g_per_kwh=self.values_g_per_kwh[i],
+            zone=self.zone,
+            signal=self.signal,
+            basis=self.basis,
+            method=Method.MODELED if estimated else Method.MEASURED,
+            source=self.source,
+            uncertainty_rel=self.uncertainty_rel,
+            at=self.times[i],
+        )
+
+    def integral(self, t0: float, t1: float) -> tuple[float, float]:
+        """(∫ intensity dt over the covered part of [t0, t1] in g/kWh·s, covered seconds)."""
+        if t1 <= t0:
+            return (0.0, 0.0)
+        lo, hi = max(t0, self.start), min(t1, self.end)
+        if hi <= lo:
+            return (0.0, 0.0)
+        total = 0.0
+        i = bisect.bisect_right(self.times, lo) - 1
+        t = lo
+        while t < hi:
+            nxt = self.times[i + 1] if i + 1 < len(self.times) else self.end
+            seg_end = min(nxt, hi)
+            total += self.values_g_per_kwh[i] * (seg_end - t)
+            t = seg_end
+            i += 1
+        return (total, hi - lo)
+
+    def mean_over(self, t0: float, t1: float) -> tuple[float | None, float]:
+        """(time-weighted mean over the covered part of [t0, t1], covered share of it).
+
+        The mean is ``None`` when nothing of the interval is covered. A zero-length
+        interval at a covered instant gives the value in force there.
+        """
+        if t1 <= t0:
+            value = self.value_at(t0)
+            return (value, 1.0 if value is not None else 0.0)
+        total, covered_s = self.integral(t0, t1)
+        if covered_s <= 0:
+            return (None, 0.0)
+        return (total / covered_s, covered_s / (t1 - t0))
+
+    def slice(self, t0: float, t1: float) -> IntensitySeries:
+        """The steps that overlap [t0, t1)."""
+        keep = [i for i, t in enumerate(self.times) if t < t1 and (self._next(i) > t0)]
+        if not keep:
+            raise DataError(f"intensity series for {self.zone} has no data in that range")
+        return IntensitySeries(
+            times=tuple(self.times[i] for i in keep),
+            values_g_per_kwh=tuple(self.values_g_per_kwh[i] for i in keep),
+            zone=self.zone,
+            signal=self.signal,
+            basis=self.basis,
+            source=self.source,
+            estimated=tuple(self.estimated[i] for i in keep) if self.estimated else None,
+            last_step_s=self._next(keep[-1]) - self.times[keep[-1]],
+            uncertainty_rel=self.uncertainty_rel,
+        )
+
+    def _next(self, i: int) -> float:
+        return self.times[i + 1] if i + 1 < len(self.times) else self.end
