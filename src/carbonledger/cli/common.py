@@ -1,0 +1,54 @@
+"""Helpers shared by command modules: settings from arguments, ledger opening, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from carbonledger.config import Settings
+
+__all__ = ["add_ledger_option", "print_json", "settings_from_args", "write_output"]
+
+
+def add_ledger_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger", metavar="PATH", help="ledger file (default: $CARBONLEDGER_LEDGER or "
+        "~/.local/share/carbonledger/ledger.sqlite)"
+    )
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings layered with the options this command has (absent options are ignored)."""
+    overrides: dict[str, Any] = {}
+    for option, field_name in (
+        ("ledger", "ledger_path"),
+        ("zone", "zone"),
+        ("pue", "pue"),
+        ("interval", "interval_s"),
+        ("scope", "scope"),
+        ("phase", "phase"),
+        ("intensity_series", "intensity_series"),
+    ):
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides[field_name] = value
+    overrides.update({k: v for k, v in extra.items() if v is not None})
+    return Settings.load(overrides)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Write ``text`` to ``path``, or to stdout when path is None or ``-``."""
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        if not text.endswith("\n"):
+            sys.stdout.write("\n")
+        return
+    Path(path).write_text(text, encoding="utf-8")

@@ -1,0 +1,76 @@
+"""The ``carbonledger`` command: composition root.
+
+Each command lives in its own module under :mod:`carbonledger.cli` and exposes
+``register(subparsers)``, which adds its parser and sets ``handler`` (args -> exit code).
+Exit codes: 0 ok; 2 usage; 3 bad data or configuration (one line, no traceback);
+``run`` returns the wrapped command's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from carbonledger import __version__
+from carbonledger.errors import CarbonLedgerError
+
+__all__ = ["EXIT_BAD_DATA", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_USAGE = 2
+EXIT_BAD_DATA = 3
+
+_NOT_COMMANDS = {"main", "common"}
+
+
+def _command_modules() -> list[str]:
+    import carbonledger.cli as package
+
+    return sorted(
+        m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in _NOT_COMMANDS
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carbonledger",
+        description="Honest energy and carbon accounting for machine-learning work.",
+    )
+    parser.add_argument("--version", action="version", version=f"carbonledger {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _command_modules():
+        module = importlib.import_module(f"carbonledger.cli.{name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="carbonledger: %(levelname)s: %(message)s",
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except CarbonLedgerError as exc:
+        print(f"carbonledger: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_DATA
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
