@@ -1,0 +1,56 @@
+"""``carbonledger report RUN... --format FORMAT [-o PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from carbonledger.cli.common import add_ledger_option, settings_from_args, write_output
+from carbonledger.report.base import FORMATS
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser("report", help="render runs as text, JSON, CSV, HTML, ...")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique prefixes")
+    p.add_argument("--format", default="text", choices=sorted(FORMATS), help="output format (default text)")
+    p.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
+    p.add_argument("--samples", action="store_true", help="CSV: one row per sample")
+    p.add_argument("--intensity-series", metavar="FILE", help="re-price with this intensity series (CSV)")
+    p.add_argument("--basis", choices=("lifecycle", "direct"), default="lifecycle",
+                   help="which intensity column of a data-portal CSV to use")
+    add_ledger_option(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.pricing import footprint_for_run
+    from carbonledger.report.base import ReportInput, render
+    from carbonledger.store import open_ledger
+
+    settings = settings_from_args(args)
+    series = None
+    if args.intensity_series:
+        from pathlib import Path
+
+        from carbonledger.intensity.series_csv import load_series
+
+        series = load_series(Path(args.intensity_series), basis=args.basis)
+    ledger = open_ledger(settings.ledger_path)
+    try:
+        runs = [ledger.get_run(r) for r in args.runs]
+        footprints = [footprint_for_run(ledger, r.run_id, series=series) for r in runs]
+        data = ReportInput(
+            footprints=footprints,
+            runs=runs,
+            devices={r.run_id: ledger.devices(r.run_id) for r in runs},
+            samples={r.run_id: ledger.samples(r.run_id) for r in runs},
+            spans={r.run_id: ledger.spans(r.run_id) for r in runs},
+            series=series,
+            include_samples=args.samples,
+        )
+    finally:
+        ledger.close()
+    write_output(render(args.format, data), args.output)
+    return 0

@@ -1,0 +1,138 @@
+"""``carbonledger run [options] -- CMD ARGS...``: track a command and its process tree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from carbonledger.cli.common import add_ledger_option, settings_from_args
+from carbonledger.errors import ConfigError
+from carbonledger.records import PHASES, RunStatus
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="run a command and measure its energy and carbon",
+        description="Run CMD, track its energy and carbon, and exit with its exit code.",
+    )
+    p.add_argument("--name", help="run name (default: the command's name)")
+    p.add_argument("--phase", choices=PHASES, help="life-cycle phase (default: other)")
+    p.add_argument("--zone", help="grid zone: FR, US-CA, aws:us-east-1, ... (default: world average)")
+    p.add_argument("--pue", type=float, help="power usage effectiveness of the facility (default 1.0)")
+    p.add_argument("--interval", type=float, help="sampling interval in seconds (default 1.0)")
+    p.add_argument("--scope", choices=("machine", "process"), help="energy of the machine or of CMD's process tree")
+    p.add_argument("--intensity-series", metavar="FILE", help="CSV intensity series to price the run time-aligned")
+    p.add_argument("--functional-unit", metavar="NAME=COUNT", help="SCI functional unit, e.g. request=1000")
+    p.add_argument("--embodied", metavar="PRESET", help="hardware preset for embodied emissions")
+    p.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag the run (repeatable)")
+    p.add_argument("--json-out", metavar="PATH", help="write the footprint JSON here")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    add_ledger_option(p)
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    p.set_defaults(handler=handle)
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} must be KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def parse_functional_unit(text: str | None) -> tuple[str, float] | None:
+    if text is None:
+        return None
+    name, sep, count = text.partition("=")
+    try:
+        value = float(count)
+    except ValueError:
+        value = -1.0
+    if not sep or not name or not value > 0:
+        raise ConfigError(f"--functional-unit must be NAME=COUNT with a positive count, got {text!r}")
+    return name, value
+
+
+def handle(args: argparse.Namespace) -> int:
+    from carbonledger.report.text import summary
+    from carbonledger.tracking import Tracker
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        print("carbonledger run: missing command after --", file=sys.stderr)
+        return 2
+    tags = parse_pairs(args.tag, "--tag")
+    functional_unit = parse_functional_unit(args.functional_unit)
+    settings = settings_from_args(args)
+    tracker = Tracker(args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags,
+                      embodied=args.embodied)
+    try:
+        child = subprocess.Popen(cmd)
+    except OSError as exc:
+        print(f"carbonledger run: cannot start {cmd[0]!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+    forwarded: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        forwarded.append(signum)
+        if signum == signal.SIGINT and _terminal_sent_to_group():
+            return  # Ctrl-C at a terminal already reached the child (same process group)
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    run = tracker.start()
+    try:
+        code = _wait(child)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if functional_unit is not None:
+        run.set_functional_unit(*functional_unit)
+    status = RunStatus.COMPLETED
+    if forwarded or code < 0:
+        status = RunStatus.INTERRUPTED
+    elif code != 0:
+        status = RunStatus.FAILED
+    exit_code = 128 - code if code < 0 else code
+    footprint = tracker.stop(status, exit_code=exit_code)
+    if footprint is not None:
+        if args.json_out:
+            with open(args.json_out, "w", encoding="utf-8") as fh:
+                json.dump(footprint.to_dict(), fh, indent=2, allow_nan=False)
+                fh.write("\n")
+        if not args.quiet:
+            print(summary(footprint), file=sys.stderr)
+    return exit_code
+
+
+def _terminal_sent_to_group() -> bool:
+    """True when our process group is the terminal's foreground group (Ctrl-C hits all)."""
+    for stream in (sys.stdin, sys.stderr, sys.stdout):
+        try:
+            return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+        except (OSError, AttributeError, ValueError):
+            continue
+    return False
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    while True:
+        try:
+            return child.wait()
+        except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+            continue

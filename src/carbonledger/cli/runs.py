@@ -1,0 +1,89 @@
+"""``carbonledger runs [--json]`` and ``carbonledger show RUN [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser("runs", help="list the runs in the ledger")
+    p.add_argument("--json", action="store_true", help="a JSON list of runs")
+    p.add_argument("--limit", type=int, default=None, help="newest N runs only")
+    add_ledger_option(p)
+    p.set_defaults(handler=handle_runs)
+
+    s: argparse.ArgumentParser = subparsers.add_parser("show", help="show one run's footprint")
+    s.add_argument("run", metavar="RUN", help="run id or a unique prefix")
+    s.add_argument("--json", action="store_true", help="the footprint JSON")
+    add_ledger_option(s)
+    s.set_defaults(handler=handle_show)
+
+
+def handle_runs(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.pricing import footprint_for_run, iso_utc
+    from carbonledger.report.text import format_energy_kwh, format_mass_kg
+    from carbonledger.store import open_ledger
+
+    settings = settings_from_args(args)
+    ledger = open_ledger(settings.ledger_path)
+    try:
+        runs = ledger.list_runs()
+        if args.limit is not None:
+            runs = runs[: args.limit]
+        rows = []
+        for run in runs:
+            fp = footprint_for_run(ledger, run.run_id)
+            rows.append(
+                {
+                    "run_id": run.run_id,
+                    "name": run.name,
+                    "phase": run.phase,
+                    "status": str(run.status),
+                    "started_at": iso_utc(run.started_at),
+                    "ended_at": iso_utc(run.ended_at),
+                    "duration_s": fp.duration_s,
+                    "zone": run.zone,
+                    "energy_kwh": fp.energy_kwh,
+                    "total_kgco2e": fp.total_kgco2e,
+                    "tags": dict(run.tags),
+                }
+            )
+    finally:
+        ledger.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print(f"no runs in {settings.ledger_path}")
+        return 0
+    print(f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
+          f"{'energy':>12} {'carbon':>14}")
+    for r in rows:
+        started = (r["started_at"] or "")[:19].replace("T", " ")
+        print(f"{r['run_id'][:12]:<12}  {r['name'][:24]:<24} {r['phase']:<15} {r['status']:<11} "
+              f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
+              f"{format_mass_kg(r['total_kgco2e']):>14}")
+    return 0
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.pricing import footprint_for_run
+    from carbonledger.report.text import summary
+    from carbonledger.store import open_ledger
+
+    settings = settings_from_args(args)
+    ledger = open_ledger(settings.ledger_path)
+    try:
+        fp = footprint_for_run(ledger, args.run)
+    finally:
+        ledger.close()
+    if args.json:
+        print_json(fp.to_dict())
+    else:
+        print(summary(fp))
+    return 0

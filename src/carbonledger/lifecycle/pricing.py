@@ -1,0 +1,329 @@
+"""Pricing a measured run: energy × PUE × intensity (time-aligned when a series covers it)
+plus embodied emissions, with uncertainty. Carbon is derived here, never stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from carbonledger.intensity.base import IntensityValue
+from carbonledger.intensity.series import IntensitySeries
+from carbonledger.lifecycle.footprint import (
+    ComponentEnergy,
+    EmbodiedItem,
+    Footprint,
+    FunctionalUnit,
+    IntensityUsed,
+    SpanFootprint,
+)
+from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
+from carbonledger.units import J_PER_KWH
+
+if TYPE_CHECKING:
+    from carbonledger.store.base import Ledger, MetricValue
+
+__all__ = ["PUEChoice", "footprint_for_run", "iso_utc", "price_run", "resolve_pue"]
+
+
+def iso_utc(unix_s: float | None) -> str | None:
+    if unix_s is None:
+        return None
+    return datetime.fromtimestamp(unix_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class PUEChoice:
+    value: float
+    source: str
+
+
+def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
+    """Explicit PUE > the cloud provider's published PUE for its regions > 1.0 (default)."""
+    if explicit is not None:
+        return PUEChoice(explicit, "user")
+    if zone:
+        from carbonledger.lifecycle.pue import default_pue
+
+        found = default_pue(zone)
+        if found is not None:
+            return PUEChoice(found[0], found[1])
+    return PUEChoice(1.0, "default: 1.0 (no PUE set; IT energy only)")
+
+
+def average_intensity(zone: str | None) -> IntensityValue:
+    """The bundled annual average for ``zone``, or the world average labelled default."""
+    from carbonledger.intensity.bundled import bundled_intensity, world_default
+
+    return world_default() if zone is None else bundled_intensity(zone)
+
+
+def _rel_error(values_and_rels: Sequence[tuple[float, float | None]]) -> float | None:
+    """Relative error of a sum of independent terms (absolute errors in quadrature)."""
+    total = sum(v for v, _ in values_and_rels)
+    if total <= 0:
+        return None
+    if any(r is None for _, r in values_and_rels):
+        return None
+    return math.sqrt(sum((v * (r or 0.0)) ** 2 for v, r in values_and_rels)) / total
+
+
+def price_run(
+    run: RunRecord,
+    devices: Sequence[DeviceInfo],
+    samples: Sequence[Sample],
+    spans: Sequence[SpanRecord] = (),
+    metrics: Mapping[str, MetricValue] | None = None,
+    functional_unit: tuple[str, float] | None = None,
+    *,
+    series: IntensitySeries | None = None,
+    average: IntensityValue | None = None,
+    pue: PUEChoice | None = None,
+    embodied: Sequence[EmbodiedItem] = (),
+    warnings: Sequence[str] = (),
+) -> Footprint:
+    """The footprint of a run from its raw facts. Pure: everything comes in as arguments."""
+    notes = list(warnings)
+    pue = pue or resolve_pue(run.pue, run.zone)
+    average = average or average_intensity(run.zone)
+    end = run.ended_at if run.ended_at is not None else max((s.t_end for s in samples), default=None)
+    duration_s = None if end is None else max(0.0, end - run.started_at)
+
+    by_device: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_device[s.device_id].append(s)
+
+    components: list[ComponentEnergy] = []
+    for device in devices:
+        rows = by_device.get(device.device_id, [])
+        known_host = [s.host_energy_j for s in rows if s.host_energy_j is not None]
+        known = [s.energy_j for s in rows if s.energy_j is not None]
+        covered_s = sum(s.duration_s for s in rows if s.host_energy_j is not None)
+        host_j = sum(known_host) if known_host else None
+        energy_j = sum(known) if known else None
+        gaps = sum(1 for s in rows if s.energy_j is None)
+        if gaps:
+            notes.append(f"{device.device_id}: {gaps} interval(s) without a reading; energy is a lower bound")
+        components.append(
+            ComponentEnergy(
+                component=str(device.component),
+                device=device.device_id,
+                name=device.name,
+                energy_j=energy_j,
+                host_energy_j=host_j,
+                mean_power_w=(host_j / covered_s) if host_j is not None and covered_s > 0 else None,
+                method=str(device.method) if energy_j is not None else str(Method.UNAVAILABLE),
+                source=device.source,
+                uncertainty_rel=device.uncertainty_rel,
+            )
+        )
+    known_components = [c for c in components if c.energy_j is not None]
+    energy_j = sum(c.energy_j or 0.0 for c in known_components) if known_components else None
+    energy_rel = _rel_error([(c.energy_j or 0.0, c.uncertainty_rel) for c in known_components])
+    if not devices:
+        notes.append("no sensor was available: energy is unknown")
+
+    # operational carbon, time-aligned where a series covers the samples
+    intensity, operational_g = _operational(samples, pue.value, series, average, energy_j, notes)
+    embodied_g = sum(e.g for e in embodied) if embodied else 0.0
+    total_g = None if operational_g is None else operational_g + embodied_g
+
+    energy_interval = None
+    if energy_j is not None and energy_rel is not None:
+        energy_interval = (energy_j * (1 - energy_rel), energy_j * (1 + energy_rel))
+    total_interval = None
+    if operational_g is not None and energy_rel is not None and intensity.uncertainty_rel is not None:
+        op_rel = math.hypot(energy_rel, intensity.uncertainty_rel)
+        terms = [(operational_g, op_rel)] + [(e.g, e.uncertainty_rel) for e in embodied]
+        rel = _rel_error(terms)
+        if rel is not None and total_g is not None:
+            total_interval = (max(0.0, total_g * (1 - rel)), total_g * (1 + rel))
+
+    span_rows = tuple(
+        _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g) for span in spans
+    )
+    fu = None
+    if functional_unit is not None:
+        name, count = functional_unit
+        fu = FunctionalUnit(name, count, None if total_g is None or count <= 0 else total_g / count)
+
+    return Footprint(
+        run_id=run.run_id,
+        name=run.name,
+        phase=run.phase,
+        status=str(run.status),
+        started_at=iso_utc(run.started_at),
+        ended_at=iso_utc(run.ended_at),
+        duration_s=duration_s,
+        scope=str(run.scope),
+        host=dict(run.host),
+        energy_j=energy_j,
+        pue=pue.value,
+        pue_source=pue.source,
+        intensity=intensity,
+        operational_g=operational_g,
+        embodied_g=embodied_g if embodied else None,
+        energy_interval_j=energy_interval,
+        total_interval_g=total_interval,
+        components=tuple(components),
+        embodied=tuple(embodied),
+        spans=span_rows,
+        metrics=dict(metrics or {}),
+        functional_unit=fu,
+        tags=dict(run.tags),
+        warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _operational(
+    samples: Sequence[Sample],
+    pue: float,
+    series: IntensitySeries | None,
+    average: IntensityValue,
+    energy_j: float | None,
+    notes: list[str],
+) -> tuple[IntensityUsed, float | None]:
+    if energy_j is None:
+        used = _used_from_average(average, time_aligned=False, coverage=None)
+        return used, None
+    if series is None:
+        used = _used_from_average(average, time_aligned=False, coverage=None)
+        return used, energy_j * pue / J_PER_KWH * average.g_per_kwh
+
+    covered_j = 0.0
+    grams = 0.0
+    for s in samples:
+        if s.energy_j is None or s.energy_j == 0:
+            continue
+        facility_kwh = s.energy_j * pue / J_PER_KWH
+        if s.t_end > s.t_start:
+            integral, covered_s = series.integral(s.t_start, s.t_end)
+            share = covered_s / (s.t_end - s.t_start)
+            mean = integral / covered_s if covered_s > 0 else 0.0
+        else:
+            value = series.value_at(s.t_start)
+            share, mean = (1.0, value) if value is not None else (0.0, 0.0)
+        grams += facility_kwh * share * mean + facility_kwh * (1 - share) * average.g_per_kwh
+        covered_j += s.energy_j * share
+    coverage = covered_j / energy_j if energy_j > 0 else 0.0
+    facility_kwh_total = energy_j * pue / J_PER_KWH
+    effective = grams / facility_kwh_total if facility_kwh_total > 0 else None
+    aligned = coverage >= 1.0 - 1e-9
+    if not aligned:
+        notes.append(
+            f"the intensity series covered {coverage:.1%} of the run's energy; "
+            f"the rest is priced at {average.source}"
+        )
+    if coverage == 0:
+        return _used_from_average(average, time_aligned=False, coverage=0.0), grams
+    rel = series.uncertainty_rel if aligned else max(series.uncertainty_rel, average.uncertainty_rel or 0)
+    used = IntensityUsed(
+        g_per_kwh=effective,
+        zone=series.zone,
+        signal=series.signal,
+        basis=series.basis,
+        method=str(Method.MEASURED if aligned and not _any_estimated(series) else Method.MODELED),
+        source=series.source if aligned else f"{series.source} + {average.source}",
+        time_aligned=aligned,
+        coverage=coverage,
+        uncertainty_rel=rel,
+    )
+    return used, grams
+
+
+def _any_estimated(series: IntensitySeries) -> bool:
+    return series.estimated is not None and any(series.estimated)
+
+
+def _used_from_average(value: IntensityValue, *, time_aligned: bool, coverage: float | None) -> IntensityUsed:
+    return IntensityUsed(
+        g_per_kwh=value.g_per_kwh,
+        zone=value.zone,
+        signal=value.signal,
+        basis=value.basis,
+        method=str(value.method),
+        source=value.source,
+        time_aligned=time_aligned,
+        coverage=coverage,
+        year=value.year,
+        uncertainty_rel=value.uncertainty_rel,
+    )
+
+
+def _span_footprint(
+    span: SpanRecord,
+    pue: float,
+    series: IntensitySeries | None,
+    intensity: IntensityUsed,
+    run: RunRecord,
+    run_duration_s: float | None,
+    embodied_g: float,
+) -> SpanFootprint:
+    known = [v for v in span.energy_j.values() if v is not None]
+    energy_j = sum(known) if known else None
+    total_g = None
+    if energy_j is not None and intensity.g_per_kwh is not None:
+        g_per_kwh = intensity.g_per_kwh
+        if series is not None and span.ended_at is not None:
+            mean, coverage = series.mean_over(span.started_at, span.ended_at)
+            if mean is not None and coverage >= 1.0 - 1e-9:
+                g_per_kwh = mean
+        total_g = energy_j * pue / J_PER_KWH * g_per_kwh
+        if embodied_g and run_duration_s and span.ended_at is not None:
+            total_g += embodied_g * (span.ended_at - span.started_at) / run_duration_s
+    return SpanFootprint(
+        path=span.path,
+        started_at=iso_utc(span.started_at),
+        ended_at=iso_utc(span.ended_at),
+        energy_j=energy_j,
+        total_g=total_g,
+    )
+
+
+def _embodied_for(run: RunRecord, devices: Sequence[DeviceInfo], notes: list[str]) -> tuple[EmbodiedItem, ...]:
+    duration = run.duration_s
+    if duration is None:
+        return ()
+    try:
+        from carbonledger.lifecycle.embodied import embodied_for_run
+    except ImportError:
+        return ()
+    result: Any = embodied_for_run(devices, duration, preset=run.settings.get("embodied"))
+    items = getattr(result, "items", result)
+    notes.extend(getattr(result, "warnings", ()))
+    return tuple(items)
+
+
+def footprint_for_run(
+    ledger: Ledger,
+    run_id: str,
+    *,
+    series: IntensitySeries | None = None,
+    extra_warnings: Sequence[str] = (),
+) -> Footprint:
+    """Price a stored run. ``series`` re-prices it (else the series it was tracked with)."""
+    run = ledger.get_run(run_id)
+    devices = ledger.devices(run.run_id)
+    notes = list(extra_warnings)
+    if series is None:
+        path = run.settings.get("intensity_series")
+        if path:
+            from carbonledger.intensity.series_csv import load_series
+
+            series = load_series(Path(path), zone=run.zone)
+    return price_run(
+        run,
+        devices,
+        ledger.samples(run.run_id),
+        ledger.spans(run.run_id),
+        ledger.metrics(run.run_id),
+        ledger.functional_unit(run.run_id),
+        series=series,
+        embodied=_embodied_for(run, devices, notes),
+        warnings=notes,
+    )

@@ -1,0 +1,484 @@
+"""Tracking: ``Tracker`` (start/stop), ``track()`` (context manager and decorator), spans.
+
+After :meth:`Tracker.start` nothing here raises into the host program: a failing sensor
+or ledger write is logged once and tracking goes on with what is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import platform
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from carbonledger.config import Settings
+from carbonledger.errors import CarbonLedgerError, ConfigError
+from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, Scope, SpanRecord
+from carbonledger.sampling.sampler import DeviceTotals, Sampler
+from carbonledger.sensors.base import ProbeContext, Sensor
+
+if TYPE_CHECKING:
+    from carbonledger.lifecycle.footprint import Footprint
+    from carbonledger.store.base import Ledger, MetricValue
+
+__all__ = ["Run", "Tracker", "track"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_warned_default_zone = False
+
+
+def _warn_default_zone_once() -> None:
+    global _warned_default_zone
+    if not _warned_default_zone:
+        _warned_default_zone = True
+        log.warning(
+            "no zone set: carbon uses the world average intensity (labelled 'default'); "
+            "set one with zone=..., --zone or CARBONLEDGER_ZONE (e.g. FR, US-CA, aws:us-east-1)"
+        )
+
+
+def _host_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "hostname": socket.gethostname(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "pid": os.getpid(),
+        "carbonledger": _version(),
+    }
+    try:
+        import psutil
+
+        info["pid_create_time"] = psutil.Process().create_time()
+        info["memory_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
+    except Exception:  # noqa: BLE001 - host facts are best effort
+        pass
+    return info
+
+
+def _version() -> str:
+    from carbonledger import __version__
+
+    return __version__
+
+
+class _SpanState(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+
+
+class Run:
+    """The handle of a tracked run: spans, metrics, functional unit, footprint."""
+
+    def __init__(self, tracker: Tracker, run_id: str) -> None:
+        self._tracker = tracker
+        self.run_id = run_id
+        self._span_state = _SpanState()
+
+    @property
+    def name(self) -> str:
+        return self._tracker.name
+
+    @contextlib.contextmanager
+    def span(self, name: str) -> Iterator[None]:
+        """Record the energy of a block as a (nested, thread-safe) span of this run."""
+        stack = self._span_state.stack
+        stack.append(str(name))
+        path = "/".join(stack)
+        begin = self._tracker._snapshot()
+        started_at = time.time()
+        try:
+            yield
+        finally:
+            stack.pop()
+            end = self._tracker._snapshot()
+            self._tracker._record_span(path, started_at, time.time(), begin, end)
+
+    def log(self, **metrics: MetricValue) -> None:
+        """Store metrics on the run (accuracy=0.91, tokens=1e9, ...)."""
+        self._tracker._log_metrics(metrics)
+
+    def set_functional_unit(self, name: str, count: float) -> None:
+        """The run's functional unit for SCI: ``set_functional_unit("request", 1000)``."""
+        if not name or count <= 0:
+            raise ConfigError("functional unit needs a name and a positive count")
+        self._tracker._set_functional_unit(name, float(count))
+
+    def footprint(self) -> Footprint:
+        """The run's footprint so far (or final, once stopped)."""
+        return self._tracker.footprint()
+
+
+class Tracker:
+    """Measures one run at a time: ``start()`` opens sensors and a ledger run, ``stop()``
+    closes it. ``stop()`` twice is harmless; ``start()`` after ``stop()`` starts a new run.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        phase: str | None = None,
+        zone: str | None = None,
+        pue: float | None = None,
+        interval: float | None = None,
+        scope: str | Scope | None = None,
+        ledger: str | os.PathLike[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        intensity_series: str | os.PathLike[str] | None = None,
+        embodied: str | None = None,
+        settings: Settings | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        root_pid: int | None = None,
+    ) -> None:
+        overrides = {
+            "phase": phase,
+            "zone": zone,
+            "pue": pue,
+            "interval_s": interval,
+            "scope": None if scope is None else str(scope),
+            "ledger_path": None if ledger is None else os.fspath(ledger),
+            "intensity_series": None if intensity_series is None else os.fspath(intensity_series),
+        }
+        self.settings = (settings or Settings.load()).replace(**overrides)
+        self.name = name or _default_name()
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.embodied_preset = embodied
+        self._given_sensors = list(sensors) if sensors is not None else None
+        self._root_pid = root_pid if root_pid is not None else os.getpid()
+        self._lock = threading.Lock()
+        self._pending_samples: list[Sample] = []
+        self._pending_spans: list[SpanRecord] = []
+        self._last_flush = 0.0
+        self._ledger: Ledger | None = None
+        self._sampler: Sampler | None = None
+        self.run: Run | None = None
+        self.record: RunRecord | None = None
+        self.devices: list[DeviceInfo] = []
+        self.absent: list[Any] = []
+        self.warnings: list[str] = []
+        self._final: Footprint | None = None
+        self._ledger_broken = False
+        _validate_zone(self.settings.zone)
+
+    # -- lifecycle ------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._sampler is not None
+
+    def start(self) -> Run:
+        """Open sensors and the ledger and take the first sample. Returns the run handle."""
+        if self.running:
+            assert self.run is not None
+            return self.run
+        self._final = None
+        self.warnings = []
+        run_id = uuid.uuid4().hex
+        sensors = self._open_sensors()
+        self._ledger = self._open_ledger()
+        shares = None
+        self._tree = None
+        if self.settings.scope is Scope.PROCESS:
+            from carbonledger.sampling.attribution import ProcessTree
+
+            try:
+                self._tree = ProcessTree(self._root_pid)
+                shares = self._tree.shares
+            except Exception as exc:  # noqa: BLE001
+                self._warn(f"process attribution unavailable ({exc!r}); process shares unknown")
+        self._sampler = Sampler(
+            sensors,
+            interval_s=self.settings.interval_s,
+            scope=self.settings.scope,
+            shares=shares,
+            on_samples=self._on_samples,
+        )
+        self.devices = list(self._sampler.devices)
+        if self.settings.zone is None:
+            _warn_default_zone_once()
+        started_at = time.time()
+        self.record = RunRecord(
+            run_id=run_id,
+            name=self.name,
+            phase=self.settings.phase,
+            status=RunStatus.RUNNING,
+            started_at=started_at,
+            ended_at=None,
+            scope=self.settings.scope,
+            zone=self.settings.zone,
+            pue=self.settings.pue,
+            interval_s=self.settings.interval_s,
+            host=_host_info(),
+            tags=self.tags,
+            pid=os.getpid(),
+            heartbeat_at=started_at,
+            settings=self._settings_snapshot(),
+        )
+        self._ledger_call("create_run", self.record, self.devices)
+        self._last_flush = time.time()
+        self._sampler.add_tick_listener(self._maybe_flush)
+        self._sampler.start()
+        self.run = Run(self, run_id)
+        return self.run
+
+    def stop(
+        self, status: RunStatus | str = RunStatus.COMPLETED, exit_code: int | None = None
+    ) -> Footprint | None:
+        """Take a last sample, close the run in the ledger and return its footprint."""
+        sampler = self._sampler
+        if sampler is None:
+            return self._final
+        self._sampler = None
+        ended_at = time.time()
+        try:
+            sampler.stop()
+            for device_id, totals in sampler.totals.items():
+                if not totals.ok:
+                    # the rest of the run is unknown for this device: record the gap
+                    start = totals.last_t or (self.record.started_at if self.record else ended_at)
+                    self._pending_samples.append(Sample(device_id, start, ended_at, None, None))
+            for message in sampler.errors:
+                self._warn(message)
+            self._flush()
+            self._ledger_call("finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code)
+            self._final = self.footprint()
+        except Exception as exc:  # noqa: BLE001 - never raise into the host
+            log.error("carbonledger could not close the run cleanly: %r", exc)
+        finally:
+            if self._ledger is not None:
+                with contextlib.suppress(Exception):
+                    self._ledger.close()
+        return self._final
+
+    @property
+    def run_id(self) -> str:
+        if self.record is None:
+            raise CarbonLedgerError("the tracker has not started")
+        return self.record.run_id
+
+    def footprint(self) -> Footprint:
+        """Price the run from the ledger (flushing what is pending first)."""
+        if self._final is not None and not self.running:
+            return self._final
+        if self._ledger is None or self._ledger_broken or self.record is None:
+            raise CarbonLedgerError("the run has no ledger; no footprint can be computed")
+        from carbonledger.lifecycle.pricing import footprint_for_run
+
+        self._flush()
+        return footprint_for_run(self._ledger, self.run_id, extra_warnings=tuple(self.warnings))
+
+    # -- context manager and decorator --------------------------------------------------
+    def __enter__(self) -> Run:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.stop(RunStatus.COMPLETED)
+        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            self.stop(RunStatus.INTERRUPTED)
+        else:
+            self.stop(RunStatus.FAILED)
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    # -- internals ----------------------------------------------------------------
+    def _settings_snapshot(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "interval_s": s.interval_s,
+            "intensity_series": None if s.intensity_series is None else str(s.intensity_series),
+            "embodied": self.embodied_preset,
+            "sensors": list(s.sensors) if s.sensors is not None else None,
+            "argv": list(sys.argv),
+            "absent": [
+                {"kind": a.kind, "reason": a.reason, "fix": a.fix} for a in self.absent
+            ],
+        }
+
+    def _open_sensors(self) -> list[Sensor]:
+        if self._given_sensors is not None:
+            self.absent = []
+            return list(self._given_sensors)
+        from carbonledger.sensors.registry import discover
+
+        ctx = ProbeContext(
+            sysfs_root=self.settings.sysfs_root,
+            cpu_tdp_w=self.settings.cpu_tdp_w,
+            memory_gb=self.settings.memory_gb,
+            tracked_pids=self._tracked_pids,
+            environ=dict(os.environ),
+        )
+        try:
+            discovery = discover(ctx, only=self.settings.sensors)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"sensor discovery failed: {exc!r}")
+            return []
+        self.absent = list(discovery.absent)
+        return list(discovery.sensors)
+
+    def _tracked_pids(self) -> set[int]:
+        tree = getattr(self, "_tree", None)
+        if tree is not None:
+            return set(tree.pids())
+        return {self._root_pid}
+
+    def _open_ledger(self) -> Ledger:
+        from carbonledger.store import open_ledger
+
+        self._ledger_broken = False
+        try:
+            return open_ledger(self.settings.ledger_path)
+        except CarbonLedgerError as exc:
+            fallback = Path(tempfile.gettempdir()) / f"carbonledger-fallback-{os.getpid()}.sqlite"
+            self._warn(f"cannot use ledger {self.settings.ledger_path} ({exc}); writing to {fallback}")
+            return open_ledger(fallback)
+
+    def _ledger_call(self, method: str, *args: Any) -> None:
+        if self._ledger is None or self._ledger_broken:
+            return
+        try:
+            getattr(self._ledger, method)(*args)
+        except Exception as exc:  # noqa: BLE001 - never raise into the host
+            self._warn(f"ledger write ({method}) failed: {exc!r}")
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("%s", message)
+
+    def _on_samples(self, samples: list[Sample]) -> None:
+        with self._lock:
+            self._pending_samples.extend(samples)
+
+    def _maybe_flush(self) -> None:
+        if time.time() - self._last_flush >= self.settings.flush_interval_s:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            samples, self._pending_samples = self._pending_samples, []
+            spans, self._pending_spans = self._pending_spans, []
+        now = time.time()
+        self._last_flush = now
+        if self.record is None:
+            return
+        if samples or self.running:
+            self._ledger_call("append_samples", self.record.run_id, samples, now)
+        for span in spans:
+            self._ledger_call("add_span", self.record.run_id, span)
+
+    def _snapshot(self) -> dict[str, DeviceTotals]:
+        sampler = self._sampler
+        if sampler is None:
+            return {}
+        try:
+            return sampler.read_now()
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"span boundary read failed: {exc!r}")
+            return {}
+
+    def _record_span(
+        self,
+        path: str,
+        started_at: float,
+        ended_at: float,
+        begin: Mapping[str, DeviceTotals],
+        end: Mapping[str, DeviceTotals],
+    ) -> None:
+        energy: dict[str, float | None] = {}
+        host: dict[str, float | None] = {}
+        for device_id, b in begin.items():
+            e = end.get(device_id)
+            if e is None:
+                energy[device_id] = host[device_id] = None
+                continue
+            energy[device_id] = e.energy_j - b.energy_j
+            host[device_id] = e.host_energy_j - b.host_energy_j
+        span = SpanRecord(path, started_at, ended_at, energy, host)
+        with self._lock:
+            self._pending_spans.append(span)
+
+    def _log_metrics(self, metrics: Mapping[str, MetricValue]) -> None:
+        if self.record is None:
+            return
+        clean: dict[str, MetricValue] = {}
+        for key, value in metrics.items():
+            if isinstance(value, (bool, int, float, str)):
+                clean[str(key)] = value
+            else:
+                try:
+                    clean[str(key)] = float(value)
+                except (TypeError, ValueError):
+                    self._warn(f"metric {key!r} is not a number or text; ignored")
+        self._ledger_call("log_metrics", self.record.run_id, clean)
+
+    def _set_functional_unit(self, name: str, count: float) -> None:
+        if self.record is not None:
+            self._ledger_call("set_functional_unit", self.record.run_id, name, count)
+
+
+def _default_name() -> str:
+    argv0 = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""
+    return argv0 or "run"
+
+
+def _validate_zone(zone: str | None) -> None:
+    if zone is None:
+        return
+    from carbonledger.intensity.zones import resolve_zone
+
+    resolve_zone(zone)  # raises UnknownZoneError before anything starts
+
+
+def track(
+    name: str | None = None,
+    *,
+    phase: str | None = None,
+    zone: str | None = None,
+    pue: float | None = None,
+    interval: float | None = None,
+    scope: str | Scope | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    intensity_series: str | os.PathLike[str] | None = None,
+    embodied: str | None = None,
+) -> Tracker:
+    """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``)."""
+    return Tracker(
+        name,
+        phase=phase,
+        zone=zone,
+        pue=pue,
+        interval=interval,
+        scope=scope,
+        ledger=ledger,
+        tags=tags,
+        intensity_series=intensity_series,
+        embodied=embodied,
+    )
