@@ -41,7 +41,7 @@ class FakeSensor:
         devices: Sequence[DeviceInfo],
         power_w: Mapping[str, float | Callable[[float], float]],
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         fail_after: int | None = None,
         none_for: Sequence[str] = (),
         process_share: Mapping[str, float] | None = None,

@@ -1,0 +1,56 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carbonledger.sampling.integrate import EnergyAccumulator, counter_delta, trapezoid_j
+
+RANGE = 262_143_328_850
+
+
+@given(
+    start=st.integers(min_value=0, max_value=RANGE - 1),
+    steps=st.lists(st.integers(min_value=0, max_value=RANGE // 2), min_size=1, max_size=50),
+)
+def test_wrapping_counter_sums_to_true_energy(start: int, steps: list[int]) -> None:
+    value = start
+    total = 0.0
+    for step in steps:
+        new = (value + step) % RANGE
+        total += counter_delta(value, new, RANGE)
+        value = new
+    assert total == sum(steps)
+
+
+def test_backwards_without_range_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        counter_delta(10, 5, None)
+
+
+@given(
+    p=st.floats(min_value=0, max_value=1e4),
+    q=st.floats(min_value=0, max_value=1e4),
+    dt=st.floats(min_value=0, max_value=1e4),
+)
+def test_trapezoid_between_min_and_max(p: float, q: float, dt: float) -> None:
+    e = trapezoid_j(p, q, dt)
+    assert min(p, q) * dt - 1e-6 <= e <= max(p, q) * dt + 1e-6
+
+
+@given(
+    power=st.floats(min_value=0, max_value=1000),
+    times=st.lists(st.floats(min_value=0, max_value=1e5), min_size=2, max_size=30, unique=True),
+)
+def test_constant_power_integrates_exactly(power: float, times: list[float]) -> None:
+    acc = EnergyAccumulator()
+    ts = sorted(times)
+    for t in ts:
+        acc.add_power(t, power)
+    assert acc.energy_j == pytest.approx(power * (ts[-1] - ts[0]), rel=1e-9, abs=1e-6)
+
+
+def test_invalid_power_rejected() -> None:
+    acc = EnergyAccumulator()
+    with pytest.raises(ValueError):
+        acc.add_power(0.0, float("nan"))
+    with pytest.raises(ValueError):
+        acc.add_power(0.0, -1.0)

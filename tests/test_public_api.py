@@ -1,0 +1,45 @@
+"""The public API is pinned: adding a name is a decision, removing one breaks users."""
+
+import subprocess
+import sys
+
+import carbonledger as cl
+
+EXPECTED = {
+    "Budget", "BudgetExceeded", "CarbonAwarePause", "CarbonLedgerError", "ConfigError",
+    "DataError", "Footprint", "IntensitySeries", "LedgerError", "ProviderError", "Run",
+    "RunNotFoundError", "SensorError", "Settings", "Tracker", "UnknownZoneError",
+    "__version__", "breakeven", "estimate", "expands_front", "fl", "footprint_for_run",
+    "indifference", "load_series", "open_ledger", "pareto_front", "plan", "runs_frame",
+    "track",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(cl.__all__) == EXPECTED
+
+
+def test_every_public_name_resolves() -> None:
+    for name in cl.__all__:
+        assert getattr(cl, name) is not None, name
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, carbonledger;"
+        "heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'httpx', 'pynvml', 'psutil')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_tracking_path_imports_no_heavy_libraries() -> None:
+    code = (
+        "import sys, carbonledger as cl; cl.track; cl.Tracker;"
+        "import carbonledger.tracking, carbonledger.sampling.sampler, carbonledger.lifecycle.pricing;"
+        "heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'httpx') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
