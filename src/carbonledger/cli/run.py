@@ -78,9 +78,12 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     tracker = Tracker(args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags,
                       embodied=args.embodied)
+    run = tracker.start()
+    env = dict(os.environ, CARBONLEDGER_RUN_ID=run.run_id)
     try:
-        child = subprocess.Popen(cmd)
+        child = subprocess.Popen(cmd, env=env)
     except OSError as exc:
+        tracker.stop(RunStatus.FAILED, exit_code=127)
         print(f"carbonledger run: cannot start {cmd[0]!r}: {exc.strerror or exc}", file=sys.stderr)
         return 127 if isinstance(exc, FileNotFoundError) else 126
     forwarded: list[int] = []
@@ -95,7 +98,6 @@ def handle(args: argparse.Namespace) -> int:
             pass
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    run = tracker.start()
     try:
         code = _wait(child)
     finally:
