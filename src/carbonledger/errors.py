@@ -72,7 +72,14 @@ class ProviderError(CarbonLedgerError):
 class BudgetExceeded(CarbonLedgerError):
     """A budget with ``on_exceed="stop"`` was spent (or is forecast to be)."""
 
-    def __init__(self, message: str, *, spent: float, limit: float, unit: str) -> None:
+    def __init__(
+        self,
+        message: str = "budget exceeded",
+        *,
+        spent: float | None = None,
+        limit: float | None = None,
+        unit: str = "",
+    ) -> None:
         self.spent = spent
         self.limit = limit
         self.unit = unit

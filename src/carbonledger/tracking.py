@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import platform
 import socket
@@ -23,13 +24,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonledger.config import Settings
-from carbonledger.errors import CarbonLedgerError, ConfigError
+from carbonledger.errors import BudgetExceeded, CarbonLedgerError, ConfigError
 from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, Scope, SpanRecord
 from carbonledger.sampling.sampler import DeviceTotals, Sampler
 from carbonledger.sensors.base import ProbeContext, Sensor
 
 if TYPE_CHECKING:
     from carbonledger.lifecycle.footprint import Footprint
+    from carbonledger.schedule.budget import Budget
+    from carbonledger.schedule.forecast import Forecast
     from carbonledger.store.base import Ledger, MetricValue
 
 __all__ = ["Run", "Tracker", "track"]
@@ -123,6 +126,16 @@ class Run:
         """The run's footprint so far (or final, once stopped)."""
         return self._tracker.footprint()
 
+    def forecast(self, done: float, total: float) -> Forecast:
+        """Extrapolate the run's total energy and carbon after ``done`` of ``total`` units
+        of work (epochs, steps). Budgets with ``use_forecast=True`` act on it."""
+        return self._tracker._forecast(done, total)
+
+    def check(self) -> None:
+        """Raise BudgetExceeded now if a ``stop`` budget was exceeded."""
+        for budget in self._tracker.budgets:
+            budget.check()
+
 
 class Tracker:
     """Measures one run at a time: ``start()`` opens sensors and a ledger run, ``stop()``
@@ -142,6 +155,7 @@ class Tracker:
         tags: Mapping[str, str] | None = None,
         intensity_series: str | os.PathLike[str] | None = None,
         embodied: str | None = None,
+        budget: Budget | Sequence[Budget] | None = None,
         settings: Settings | None = None,
         sensors: Sequence[Sensor] | None = None,
         root_pid: int | None = None,
@@ -159,6 +173,15 @@ class Tracker:
         self.name = name or _default_name()
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.embodied_preset = embodied
+        if budget is None:
+            self.budgets: list[Budget] = []
+        elif isinstance(budget, Sequence):
+            self.budgets = list(budget)
+        else:
+            self.budgets = [budget]
+        self._forecasts: list[Forecast] = []
+        self._top_span_energy_j: list[float] = []
+        self._price_ctx: tuple[float, float, float | None] | None = None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
         self._lock = threading.Lock()
@@ -232,6 +255,13 @@ class Tracker:
         self._ledger_call("create_run", self.record, self.devices)
         self._last_flush = time.time()
         self._sampler.add_tick_listener(self._maybe_flush)
+        self._forecasts = []
+        self._top_span_energy_j = []
+        if self.budgets:
+            owner = threading.get_ident()
+            for budget in self.budgets:
+                budget.bind(owner)
+            self._sampler.add_tick_listener(self._update_budgets)
         self._sampler.start()
         self.run = Run(self, run_id)
         return self.run
@@ -244,6 +274,8 @@ class Tracker:
         if sampler is None:
             return self._final
         self._sampler = None
+        for budget in self.budgets:
+            budget.disarm()
         ended_at = time.time()
         try:
             sampler.stop()
@@ -254,6 +286,7 @@ class Tracker:
                     self._pending_samples.append(Sample(device_id, start, ended_at, None, None))
             for message in sampler.errors:
                 self._warn(message)
+            self._log_forecast_error(sampler)
             self._flush()
             self._ledger_call("finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code)
             self._final = self.footprint()
@@ -294,7 +327,7 @@ class Tracker:
     ) -> None:
         if exc_type is None:
             self.stop(RunStatus.COMPLETED)
-        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit, BudgetExceeded)):
             self.stop(RunStatus.INTERRUPTED)
         else:
             self.stop(RunStatus.FAILED)
@@ -423,6 +456,8 @@ class Tracker:
         span = SpanRecord(path, started_at, ended_at, energy, host)
         with self._lock:
             self._pending_spans.append(span)
+            if "/" not in path and energy and all(v is not None for v in energy.values()):
+                self._top_span_energy_j.append(sum(v or 0.0 for v in energy.values()))
 
     def _log_metrics(self, metrics: Mapping[str, MetricValue]) -> None:
         if self.record is None:
@@ -441,6 +476,86 @@ class Tracker:
     def _set_functional_unit(self, name: str, count: float) -> None:
         if self.record is not None:
             self._ledger_call("set_functional_unit", self.record.run_id, name, count)
+
+    # -- budgets and forecasts ---------------------------------------------------------
+    def _price_context(self) -> tuple[float, float, float | None]:
+        """(PUE, average g/kWh, intensity relative uncertainty) for in-run estimates."""
+        if self._price_ctx is None:
+            from carbonledger.lifecycle.pricing import average_intensity, resolve_pue
+
+            zone = self.settings.zone
+            average = average_intensity(zone)
+            self._price_ctx = (
+                resolve_pue(self.settings.pue, zone).value,
+                average.g_per_kwh,
+                average.uncertainty_rel,
+            )
+        return self._price_ctx
+
+    def _energy_so_far_j(self, totals: Mapping[str, DeviceTotals]) -> float:
+        return sum(t.energy_j for t in totals.values())
+
+    def _update_budgets(self) -> None:
+        sampler = self._sampler
+        if sampler is None:
+            return
+        energy_j = self._energy_so_far_j(sampler.totals)
+        try:
+            pue, g_per_kwh, _ = self._price_context()
+            kg: float | None = energy_j * pue / 3.6e6 * g_per_kwh / 1000
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"budget cannot price energy ({exc}); carbon budgets are not checked")
+            kg = None
+        for budget in self.budgets:
+            budget.update(spent_kwh=energy_j / 3.6e6, spent_kgco2e=kg)
+
+    def _forecast(self, done: float, total: float) -> Forecast:
+        from carbonledger.schedule.forecast import forecast_total
+
+        totals = self._snapshot()
+        energy_j = self._energy_so_far_j(totals)
+        rels = [(totals[d.device_id].energy_j, d.uncertainty_rel) for d in self.devices if d.device_id in totals]
+        total_j = sum(e for e, _ in rels)
+        energy_rel = (
+            math.sqrt(sum((e * r) ** 2 for e, r in rels)) / total_j if total_j > 0 else None
+        )
+        try:
+            pue, g_per_kwh, intensity_rel = self._price_context()
+            g_per_j: float | None = pue * g_per_kwh / 3.6e6
+        except Exception:  # noqa: BLE001
+            g_per_j, intensity_rel = None, None
+        forecast = forecast_total(
+            done=done,
+            total=total,
+            energy_so_far_j=energy_j,
+            energy_rel=energy_rel,
+            g_per_j=g_per_j,
+            carbon_rel=intensity_rel,
+            unit_energies_j=list(self._top_span_energy_j),
+            made_at=time.time(),
+        )
+        self._forecasts.append(forecast)
+        for budget in self.budgets:
+            budget.update_forecast(
+                energy_kwh=forecast.energy_j / 3.6e6,
+                kgco2e=None if forecast.carbon_g is None else forecast.carbon_g / 1000,
+            )
+        return forecast
+
+    def _log_forecast_error(self, sampler: Sampler) -> None:
+        """Once the run ends, say how far its first forecast was off."""
+        if not self._forecasts or self.record is None:
+            return
+        first = self._forecasts[0]
+        actual_j = self._energy_so_far_j(sampler.totals)
+        metrics: dict[str, MetricValue] = {
+            "forecast.done": first.done,
+            "forecast.total": first.total,
+            "forecast.energy_kwh": first.energy_j / 3.6e6,
+        }
+        if actual_j > 0:
+            metrics["forecast.error_pct"] = 100.0 * (first.energy_j - actual_j) / actual_j
+        self._ledger_call("log_metrics", self.record.run_id, metrics)
 
 
 def _default_name() -> str:
@@ -468,6 +583,7 @@ def track(
     tags: Mapping[str, str] | None = None,
     intensity_series: str | os.PathLike[str] | None = None,
     embodied: str | None = None,
+    budget: Budget | Sequence[Budget] | None = None,
 ) -> Tracker:
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``)."""
     return Tracker(
@@ -481,4 +597,5 @@ def track(
         tags=tags,
         intensity_series=intensity_series,
         embodied=embodied,
+        budget=budget,
     )
