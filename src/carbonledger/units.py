@@ -15,6 +15,7 @@ KG_PER_LB = 0.45359237
 UJ_PER_J = 1_000_000.0
 MJ_PER_J = 1_000.0  # millijoules per joule (NVML total energy is in mJ)
 MW_PER_W = 1_000.0  # milliwatts per watt (NVML power is in mW)
+BYTES_PER_GIB = 1024.0**3
 
 
 def j_to_kwh(energy_j: float) -> float:
@@ -36,6 +37,11 @@ def mj_to_j(energy_mj: float) -> float:
 
 def mw_to_w(power_mw: float) -> float:
     return power_mw / MW_PER_W
+
+
+def bytes_to_gib(size_bytes: float) -> float:
+    """Bytes to GiB (2**30 bytes): the "GB" in which memory is sold and W/GB models are given."""
+    return size_bytes / BYTES_PER_GIB
 
 
 def g_to_kg(mass_g: float) -> float:
