@@ -7,7 +7,9 @@ from __future__ import annotations
 
 J_PER_KWH = 3_600_000.0
 J_PER_WH = 3_600.0
+S_PER_MINUTE = 60.0
 S_PER_HOUR = 3_600.0
+S_PER_DAY = 86_400.0
 S_PER_YEAR = 365.25 * 24 * 3600
 G_PER_KG = 1_000.0
 G_PER_TONNE = 1_000_000.0
