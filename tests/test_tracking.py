@@ -1,0 +1,167 @@
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import carbonledger as cl
+from carbonledger.records import Component, RunStatus
+from carbonledger.sensors.fake import FakeSensor, fake_device
+from carbonledger.store import open_ledger
+
+
+def fake_sensors(cpu_w: float = 40.0, ram_w: float = 6.0, **kw: object) -> list[FakeSensor]:
+    devices = [fake_device("fake:cpu"), fake_device("fake:ram", Component.RAM)]
+    return [FakeSensor(devices, {"fake:cpu": cpu_w, "fake:ram": ram_w}, **kw)]  # type: ignore[arg-type]
+
+
+def test_track_records_spans_metrics_and_footprint(tmp_path: Path) -> None:
+    tracker = cl.Tracker("job", phase="training", zone="FR", interval=0.05, sensors=fake_sensors())
+    with tracker as run:
+        with run.span("epoch-1"):
+            time.sleep(0.15)
+            with run.span("batch"):
+                time.sleep(0.1)
+        with run.span("epoch-2"):
+            time.sleep(0.1)
+        run.log(accuracy=0.91, note="ok")
+        run.set_functional_unit("image", 100)
+    fp = run.footprint()
+    d = fp.to_dict()
+    assert d["schema"] == "carbonledger.footprint/1"
+    assert d["status"] == "completed"
+    assert d["phase"] == "training"
+    assert d["metrics"] == {"accuracy": 0.91, "note": "ok"}
+    spans = {s["path"]: s for s in d["spans"]}
+    assert set(spans) == {"epoch-1", "epoch-1/batch", "epoch-2"}
+    assert spans["epoch-1/batch"]["energy_kwh"] <= spans["epoch-1"]["energy_kwh"]
+    assert spans["epoch-1"]["energy_kwh"] == pytest.approx(46.0 * 0.25 / 3.6e6, rel=0.3)
+    cpu = next(c for c in d["components"] if c["device"] == "fake:cpu")
+    assert cpu["mean_power_w"] == pytest.approx(40.0, rel=0.05)
+    assert d["energy_kwh"] == pytest.approx(46.0 * d["duration_s"] / 3.6e6, rel=0.1)
+    assert d["intensity"]["zone"] == "FR"
+    assert d["functional_unit"]["name"] == "image"
+    assert d["functional_unit"]["gco2e_per_unit"] == pytest.approx(d["total_kgco2e"] * 1000 / 100)
+    json.dumps(d, allow_nan=False)
+    # the ledger has it too
+    with open_ledger(tmp_path / "ledger.sqlite") as ledger:
+        assert ledger.get_run(run.run_id[:8]).status is RunStatus.COMPLETED
+
+
+def test_exception_marks_failed_and_is_reraised_unchanged() -> None:
+    boom = ValueError("boom")
+    tracker = cl.Tracker("fails", interval=0.05, sensors=fake_sensors())
+    with pytest.raises(ValueError) as info:
+        with tracker:
+            raise boom
+    assert info.value is boom
+    assert tracker.footprint().status == "failed"
+
+
+def test_stop_twice_is_harmless_and_start_after_stop_is_a_new_run() -> None:
+    tracker = cl.Tracker("twice", interval=0.05, sensors=fake_sensors())
+    first = tracker.start().run_id
+    fp1 = tracker.stop()
+    assert tracker.stop() is fp1
+    tracker._given_sensors = fake_sensors()
+    second = tracker.start().run_id
+    tracker.stop()
+    assert first != second
+
+
+def test_decorator_form() -> None:
+    @cl.track("decorated", interval=0.05)
+    def work(x: int) -> int:
+        return x * 2
+
+    assert work(21) == 42
+    with open_ledger(Path(__import__("os").environ["CARBONLEDGER_LEDGER"])) as ledger:
+        assert [r.name for r in ledger.list_runs()] == ["decorated"]
+
+
+def test_failing_sensor_never_reaches_the_host() -> None:
+    bad = FakeSensor([fake_device("fake:gpu", Component.GPU)], {"fake:gpu": 100.0}, fail_after=2)
+    tracker = cl.Tracker("flaky", interval=0.05, sensors=[*fake_sensors(), bad])
+    with tracker as run:
+        time.sleep(0.3)
+    d = run.footprint().to_dict()
+    assert d["status"] == "completed"
+    assert any("dropped" in w for w in d["warnings"])
+    gpu = next(c for c in d["components"] if c["device"] == "fake:gpu")
+    assert gpu["energy_kwh"] is not None  # what was measured before the failure is kept
+    assert any("lower bound" in w for w in d["warnings"])
+
+
+def test_unwritable_ledger_falls_back_without_crashing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    tracker = cl.Tracker("fallback", interval=0.05, ledger=blocker / "ledger.sqlite", sensors=fake_sensors())
+    with tracker as run:
+        time.sleep(0.05)
+    assert run.footprint().status == "completed"
+    assert any("cannot use ledger" in w for w in tracker.warnings)
+
+
+def test_spans_are_thread_safe() -> None:
+    tracker = cl.Tracker("threads", interval=0.05, sensors=fake_sensors())
+
+    def worker(run: cl.Run, k: int) -> None:
+        for i in range(5):
+            with run.span(f"t{k}"), run.span(f"step-{i}"):
+                time.sleep(0.005)
+
+    with tracker as run:
+        threads = [threading.Thread(target=worker, args=(run, k)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    paths = [s["path"] for s in run.footprint().to_dict()["spans"]]
+    assert len(paths) == 40
+    assert all(p.startswith("t") for p in paths)
+    assert {p.split("/")[0] for p in paths} == {"t0", "t1", "t2", "t3"}
+
+
+def test_budget_stop_interrupts_the_loop_and_marks_run_interrupted() -> None:
+    budget = cl.Budget(kwh=1e-6, on_exceed="stop")  # 3.6 J: spent in well under a second at 46 W
+    tracker = cl.Tracker("budgeted", interval=0.05, sensors=fake_sensors(), budget=budget)
+    with pytest.raises(cl.BudgetExceeded):
+        with tracker:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                sum(range(100))
+    assert budget.exceeded
+    assert tracker.footprint().status == "interrupted"
+
+
+def test_forecast_and_its_error_once_the_run_ends() -> None:
+    tracker = cl.Tracker("forecast", interval=0.05, sensors=fake_sensors(), zone="FR")
+    with tracker as run:
+        for epoch in range(4):
+            with run.span(f"epoch-{epoch}"):
+                time.sleep(0.1)
+            if epoch == 1:
+                f = run.forecast(done=2, total=4)
+                low, high = f.energy_interval_j
+                assert low <= f.energy_j <= high
+                assert f.carbon_g is not None
+    metrics = run.footprint().metrics
+    assert metrics["forecast.done"] == 2
+    assert abs(metrics["forecast.error_pct"]) < 30
+
+
+def test_process_scope_attributes_a_share(tmp_path: Path) -> None:
+    tracker = cl.Tracker("proc", interval=0.05, scope="process", sensors=fake_sensors())
+    with tracker as run:
+        time.sleep(0.3)
+    d = run.footprint().to_dict()
+    assert d["scope"] == "process"
+    cpu = next(c for c in d["components"] if c["device"] == "fake:cpu")
+    assert cpu["energy_kwh"] is not None and cpu["host_energy_kwh"] is not None
+    assert cpu["energy_kwh"] <= cpu["host_energy_kwh"] * (1 + 1e-9)
+
+
+def test_unknown_zone_is_refused_before_start() -> None:
+    with pytest.raises(cl.UnknownZoneError):
+        cl.Tracker("z", zone="Atlantis")
