@@ -1,0 +1,120 @@
+"""Totals across runs, grouped by phase, name, a tag or the day a run started.
+
+Sums are taken in the units of the footprint JSON (kWh, kgCO2e) with :func:`math.fsum`,
+and the overall total is the ``fsum`` of the group totals, so the rows add up to the total
+row exactly. A run without a value (``null``) is not counted as zero: it is left out of
+that sum and counted in ``missing``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from carbonledger.errors import ConfigError
+from carbonledger.report.pareto import as_mapping
+
+__all__ = ["FIELDS", "SummaryRow", "group_key", "parse_group_by", "summarize"]
+
+# summed fields: footprint dict key -> column name
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("energy_kwh", "energy_kwh"),
+    ("operational_kgco2e", "operational_kgco2e"),
+    ("embodied_kgco2e", "embodied_kgco2e"),
+    ("total_kgco2e", "total_kgco2e"),
+)
+
+GROUPINGS = ("phase", "name", "tag", "day")
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """The totals of one group (``group`` is None for a run without that tag or date)."""
+
+    group: str | None
+    runs: int
+    totals: dict[str, float | None]  # None when no run of the group had a value
+    missing: dict[str, int]  # runs of the group without a value, per field
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "runs": self.runs, **self.totals, "missing": self.missing}
+
+
+def parse_group_by(spec: str) -> tuple[str, str | None]:
+    """``phase``, ``name``, ``day`` or ``tag:KEY`` → (grouping, tag key)."""
+    kind, _, key = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "tag":
+        if not key.strip():
+            raise ConfigError("group by tag needs a key: tag:KEY")
+        return ("tag", key.strip())
+    if kind not in GROUPINGS or key:
+        raise ConfigError(f"cannot group by {spec!r}; use phase, name, day or tag:KEY")
+    return (kind, None)
+
+
+def _day(started_at: Any) -> str | None:
+    if not isinstance(started_at, str) or not started_at:
+        return None
+    try:
+        moment = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.date().isoformat()
+
+
+def group_key(run: Any, by: str) -> str | None:
+    """The group a run falls in under ``by`` (see :func:`parse_group_by`)."""
+    kind, tag = parse_group_by(by)
+    data = as_mapping(run)
+    if kind == "tag":
+        tags = data.get("tags") or {}
+        value = tags.get(tag) if isinstance(tags, dict) else None
+        return None if value is None else str(value)
+    if kind == "day":
+        return _day(data.get("started_at"))
+    value = data.get(kind)
+    return None if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _row(group: str | None, runs: Sequence[Any]) -> SummaryRow:
+    totals: dict[str, float | None] = {}
+    missing: dict[str, int] = {}
+    for key, column in FIELDS:
+        values = [_number(as_mapping(run).get(key)) for run in runs]
+        present = [v for v in values if v is not None]
+        totals[column] = math.fsum(present) if present else None
+        missing[column] = len(values) - len(present)
+    return SummaryRow(group=group, runs=len(runs), totals=totals, missing=missing)
+
+
+def summarize(runs: Sequence[Any], by: str = "phase") -> tuple[list[SummaryRow], SummaryRow]:
+    """(one row per group, sorted by group with the no-group row last; the overall row).
+
+    The overall row's totals are the ``fsum`` of the group totals; its ``missing`` counts
+    are the sums of the groups'. ``runs`` are footprint dicts or Footprints.
+    """
+    parse_group_by(by)
+    groups: dict[str | None, list[Any]] = {}
+    for run in runs:
+        groups.setdefault(group_key(run, by), []).append(run)
+    rows = [_row(g, groups[g]) for g in sorted(groups, key=lambda g: (g is None, g or ""))]
+    totals: dict[str, float | None] = {}
+    missing: dict[str, int] = {}
+    for _, column in FIELDS:
+        parts = [r.totals[column] for r in rows if r.totals[column] is not None]
+        totals[column] = math.fsum(p for p in parts if p is not None) if parts else None
+        missing[column] = sum(r.missing[column] for r in rows)
+    overall = SummaryRow(group="all", runs=len(runs), totals=totals, missing=missing)
+    return rows, overall
