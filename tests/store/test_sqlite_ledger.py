@@ -393,7 +393,7 @@ sample_lists = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches=st.lists(sample_lists, max_size=4))
 def test_samples_round_trip(tmp_path_factory: pytest.TempPathFactory, batches: list) -> None:
     path = tmp_path_factory.mktemp("h") / "ledger.sqlite"

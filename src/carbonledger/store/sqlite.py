@@ -169,6 +169,8 @@ class SqliteLedger:
         self._busy_timeout_s = float(busy_timeout_s)
         self._retry_s = float(retry_s)
         self._lock = threading.RLock()
+        self.busy_retries = 0
+        """How often a busy or locked database was retried (for diagnostics)."""
         self._hostname = socket.gethostname()
         if self.path.is_dir():
             raise LedgerError(f"ledger {self.path} is a directory, not a file")
@@ -248,6 +250,7 @@ class SqliteLedger:
                     remaining = deadline - time.monotonic()
                     if not _is_busy(exc) or remaining <= 0:
                         raise _ledger_error(self.path, action, exc) from exc
+                    self.busy_retries += 1
                     time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
                     delay = min(delay * 2, _MAX_BACKOFF_S)
 
