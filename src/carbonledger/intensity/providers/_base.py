@@ -1,0 +1,132 @@
+"""What every live provider offers, and the logic they share around ``intensity(zone, at)``."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from carbonledger.errors import ProviderError
+from carbonledger.intensity.base import IntensitySource, IntensityValue
+from carbonledger.intensity.providers._http import HttpClient
+from carbonledger.intensity.providers._util import floor_to, format_utc
+from carbonledger.intensity.series import IntensitySeries
+from carbonledger.records import Method
+
+__all__ = [
+    "ESTIMATED_UNCERTAINTY_REL",
+    "MEASURED_UNCERTAINTY_REL",
+    "IntensityProvider",
+    "LiveProvider",
+]
+
+# carbonledger's own rough relative uncertainties (the providers publish none per value)
+MEASURED_UNCERTAINTY_REL = 0.10
+ESTIMATED_UNCERTAINTY_REL = 0.20
+
+HOUR_S = 3600.0
+
+
+@runtime_checkable
+class IntensityProvider(IntensitySource, Protocol):
+    """An :class:`IntensitySource` that also gives past series and forecasts.
+
+    Times are unix seconds (UTC). ``history`` covers ``[start, end)``; ``forecast`` starts
+    at the current period and reaches ``hours`` ahead.
+    """
+
+    name: str
+
+    def intensity(self, zone: str, at: float | None = None) -> IntensityValue: ...
+
+    def history(self, zone: str, start: float, end: float) -> IntensitySeries: ...
+
+    def forecast(self, zone: str, hours: float = 24) -> IntensitySeries: ...
+
+
+class LiveProvider:
+    """Shared behaviour: ``at=None`` → latest; a past ``at`` → the history hour holding it;
+    a future ``at`` → the forecast. Subclasses implement :meth:`latest`, :meth:`history`,
+    :meth:`forecast` and set ``name`` and ``max_forecast_hours``."""
+
+    name: str = "provider"
+    max_forecast_hours: float = 72.0
+
+    def __init__(self, http: HttpClient, *, clock: Callable[[], float] = time.time) -> None:
+        self.http = http
+        self._clock = clock
+
+    def __enter__(self) -> LiveProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool (the provider can still be used afterwards)."""
+        self.http.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return self.http.requests_sent
+
+    # --- to implement -------------------------------------------------------------------
+    def latest(self, zone: str) -> IntensityValue:
+        raise NotImplementedError
+
+    def history(self, zone: str, start: float, end: float) -> IntensitySeries:
+        raise NotImplementedError
+
+    def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------
+    def intensity(self, zone: str, at: float | None = None) -> IntensityValue:
+        """The intensity for ``zone`` now (``at=None``) or at unix time ``at``."""
+        if at is None:
+            return self.latest(zone)
+        if not math.isfinite(at):
+            raise ProviderError(f"{self.name}: invalid time {at!r}")
+        now = self._clock()
+        if at > now:
+            hours = math.ceil((at - now) / HOUR_S) + 1
+            if at - now > self.max_forecast_hours * HOUR_S:
+                raise ProviderError(
+                    f"{self.name}: {format_utc(at, 'minutes')} is beyond the "
+                    f"{self.max_forecast_hours:g} h forecast horizon"
+                )
+            series = self.forecast(zone, hours=min(float(hours), self.max_forecast_hours))
+        else:
+            start = floor_to(at, HOUR_S)
+            series = self.history(zone, start, start + HOUR_S)
+        return self.value_from_series(series, at)
+
+    def _check_hours(self, hours: float) -> None:
+        if not (math.isfinite(hours) and 0 < hours <= self.max_forecast_hours):
+            raise ProviderError(
+                f"{self.name}: forecasts reach 1 to {self.max_forecast_hours:g} h ahead, "
+                f"asked for {hours:g} h"
+            )
+
+    def value_from_series(self, series: IntensitySeries, at: float) -> IntensityValue:
+        """The value in force at ``at`` with a time-stamped source, or a ProviderError."""
+        i = series.index_at(at)
+        if i is None:
+            raise ProviderError(
+                f"{self.name}: no intensity for {series.zone} at {format_utc(at, 'minutes')}; "
+                "the provider has no data for that time"
+            )
+        estimated = bool(series.estimated[i]) if series.estimated is not None else False
+        return IntensityValue(
+            g_per_kwh=series.values_g_per_kwh[i],
+            zone=series.zone,
+            signal=series.signal,
+            basis=series.basis,
+            method=Method.MODELED if estimated else Method.MEASURED,
+            source=f"{series.source}@{format_utc(series.times[i], 'minutes')}",
+            uncertainty_rel=max(
+                series.uncertainty_rel, ESTIMATED_UNCERTAINTY_REL if estimated else 0.0
+            ),
+            at=series.times[i],
+        )

@@ -1,0 +1,269 @@
+"""Electricity Maps API v3: average, consumption-based (flow-traced) grid carbon intensity.
+
+Endpoints: ``/carbon-intensity/latest``, ``/history`` (last 24 h), ``/past-range`` (at most
+10 days of hourly data per request, so longer ranges are split) and ``/forecast``; the token
+goes in the ``auth-token`` header. ``emissionFactorType`` selects the basis (lifecycle or
+direct). Values flagged ``isEstimated`` are labelled ``modeled``, the others ``measured``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from carbonledger.errors import ConfigError, ProviderError
+from carbonledger.intensity.base import IntensityValue
+from carbonledger.intensity.providers._base import (
+    ESTIMATED_UNCERTAINTY_REL,
+    MEASURED_UNCERTAINTY_REL,
+    LiveProvider,
+)
+from carbonledger.intensity.providers._http import ErrorHints, HttpClient, HttpSettings, Secret
+from carbonledger.intensity.providers._util import (
+    Point,
+    as_intensity,
+    build_series,
+    format_utc,
+    parse_latlon,
+    parse_time,
+    require,
+    split_range,
+)
+from carbonledger.intensity.series import IntensitySeries
+from carbonledger.records import Method
+
+__all__ = ["DEFAULT_URL", "TOKEN_ENV", "URL_ENV", "ElectricityMapsProvider"]
+
+DEFAULT_URL = "https://api.electricitymaps.com/v3"
+TOKEN_ENV = "CARBONLEDGER_ELECTRICITYMAPS_TOKEN"
+URL_ENV = "CARBONLEDGER_ELECTRICITYMAPS_URL"
+BASIS_ENV = "CARBONLEDGER_ELECTRICITYMAPS_BASIS"
+
+NAME = "electricitymaps"
+PAST_RANGE_MAX_S = 10 * 24 * 3600.0  # documented maximum of one hourly past-range request
+HISTORY_WINDOW_S = 24 * 3600.0  # /carbon-intensity/history returns the last 24 hours
+FORECAST_HORIZONS_H = (6, 24, 48, 72)
+
+LATEST_TTL_S = 5 * 60.0
+FORECAST_TTL_S = 15 * 60.0
+RECENT_TTL_S = 10 * 60.0  # data of the last two days may still be revised
+HISTORY_TTL_S = 7 * 24 * 3600.0
+SETTLED_AFTER_S = 48 * 3600.0
+
+_STEP_S = {"5_minutes": 300.0, "15_minutes": 900.0, "hourly": 3600.0}
+
+HINTS = ErrorHints(
+    auth=f"check {TOKEN_ENV}",
+    forbidden="your token has no access to this zone or endpoint; check your plan's zones",
+    unknown_zone="use an Electricity Maps zone key such as DE, FR or US-CAL-CISO, or 'lat,lon'",
+    url_env=URL_ENV,
+)
+
+
+class ElectricityMapsProvider(LiveProvider):
+    """Live intensity from Electricity Maps (signal ``average``, basis lifecycle or direct).
+
+    Zones are Electricity Maps zone keys (``DE``, ``US-CAL-CISO``) or ``"lat,lon"``.
+    """
+
+    name = NAME
+    max_forecast_hours = 72.0
+
+    def __init__(
+        self,
+        token: str | Secret,
+        *,
+        base_url: str = DEFAULT_URL,
+        basis: str = "lifecycle",
+        settings: HttpSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secret = token if isinstance(token, Secret) else Secret(token)
+        if not secret.reveal().strip():
+            raise ConfigError(f"electricitymaps needs an API token: set {TOKEN_ENV}")
+        if basis not in ("lifecycle", "direct"):
+            raise ConfigError(f"electricitymaps basis must be lifecycle or direct, got {basis!r}")
+        self._token = secret
+        self.basis = basis
+        http = HttpClient(NAME, base_url, settings or HttpSettings(), secrets=[secret], clock=clock)
+        super().__init__(http, clock=clock)
+
+    def __repr__(self) -> str:
+        return (
+            f"ElectricityMapsProvider(base_url={self.http.base_url!r}, "
+            f"basis={self.basis!r}, token=***)"
+        )
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str], *, settings: HttpSettings | None = None
+    ) -> ElectricityMapsProvider:
+        """From ``CARBONLEDGER_ELECTRICITYMAPS_{TOKEN,URL,BASIS}``."""
+        token = environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise ConfigError(f"electricitymaps needs an API token: set {TOKEN_ENV}")
+        basis = environ.get(BASIS_ENV, "").strip().lower() or "lifecycle"
+        return cls(
+            token,
+            base_url=environ.get(URL_ENV, "").strip() or DEFAULT_URL,
+            basis=basis,
+            settings=settings or HttpSettings.from_environ(environ),
+        )
+
+    # --- requests -----------------------------------------------------------------------
+    def _location(self, zone: str) -> tuple[str, dict[str, str]]:
+        text = zone.strip()
+        if text.lower().startswith(NAME + ":"):
+            text = text[len(NAME) + 1 :].strip()
+        if not text:
+            raise ConfigError("electricitymaps: empty zone")
+        latlon = parse_latlon(text)
+        if latlon is not None:
+            return text, {"lat": f"{latlon[0]:g}", "lon": f"{latlon[1]:g}"}
+        key = text.upper()
+        return key, {"zone": key}
+
+    def _get(self, path: str, zone: str, params: dict[str, str], ttl_s: float) -> Any:
+        return self.http.get_json(
+            path,
+            params={**params, "emissionFactorType": self.basis},
+            headers={"auth-token": self._token},
+            cache_ttl_s=ttl_s,
+            hints=HINTS,
+            zone=zone,
+        )
+
+    # --- parsing ------------------------------------------------------------------------
+    def _point(self, item: object, where: str) -> Point | None:
+        value = as_intensity(
+            require(item, "carbonIntensity", provider=NAME, where=where),
+            provider=NAME,
+            field="carbonIntensity",
+        )
+        at = parse_time(
+            require(item, "datetime", provider=NAME, where=where), provider=NAME, field="datetime"
+        )
+        assert isinstance(item, dict)
+        factor = item.get("emissionFactorType")
+        if factor is not None and factor != self.basis:
+            raise ProviderError(
+                f"electricitymaps: asked for {self.basis} factors, the API returned {factor!r}"
+            )
+        flag = item.get("isEstimated")
+        # absent flag: not known to be measured, so it is not labelled measured
+        estimated = flag is not False or item.get("estimationMethod") not in (None, "MEASURED")
+        if value is None:
+            return None
+        return (at, value, estimated)
+
+    def _points(self, payload: object, key: str, where: str) -> list[Point]:
+        items = require(payload, key, provider=NAME, where=where)
+        if not isinstance(items, list):
+            raise ProviderError(
+                f"electricitymaps: malformed response from {where}: {key!r} is not a list"
+            )
+        points = [self._point(item, where) for item in items]
+        return [p for p in points if p is not None]
+
+    def _step_s(self, payload: object) -> float:
+        granularity = payload.get("temporalGranularity") if isinstance(payload, dict) else None
+        return _STEP_S.get(str(granularity), 3600.0)
+
+    def _zone_of(self, payload: object, fallback: str) -> str:
+        zone = payload.get("zone") if isinstance(payload, dict) else None
+        return zone if isinstance(zone, str) and zone else fallback
+
+    # --- IntensityProvider --------------------------------------------------------------
+    def latest(self, zone: str) -> IntensityValue:
+        """The latest hour's intensity (``/carbon-intensity/latest``)."""
+        key, params = self._location(zone)
+        where = "/carbon-intensity/latest"
+        payload = self._get(where, key, params, LATEST_TTL_S)
+        point = self._point(payload, where)
+        zone_key = self._zone_of(payload, key)
+        if point is None:
+            raise ProviderError(
+                f"electricitymaps: no current intensity for {zone_key} (the API gave null)"
+            )
+        at, value, estimated = point
+        return IntensityValue(
+            g_per_kwh=value,
+            zone=zone_key,
+            signal="average",
+            basis=self.basis,
+            method=Method.MODELED if estimated else Method.MEASURED,
+            source=f"{NAME}:{zone_key}@{format_utc(at, 'minutes')}",
+            uncertainty_rel=ESTIMATED_UNCERTAINTY_REL if estimated else MEASURED_UNCERTAINTY_REL,
+            at=at,
+        )
+
+    def history(self, zone: str, start: float, end: float) -> IntensitySeries:
+        """Hourly intensity over ``[start, end)``: ``/history`` within the last 24 h, else
+        ``/past-range`` split into pieces of at most 10 days."""
+        if not end > start:
+            raise ProviderError(
+                f"electricitymaps: empty time range {format_utc(start)} to {format_utc(end)}"
+            )
+        now = self._clock()
+        if start >= now:
+            raise ProviderError(
+                "electricitymaps: history is for past times; use forecast for the future"
+            )
+        key, params = self._location(zone)
+        points: list[Point] = []
+        step_s: float | None = None
+        zone_key = key
+        if start >= now - HISTORY_WINDOW_S + 3600.0:
+            where = "/carbon-intensity/history"
+            payload = self._get(where, key, params, RECENT_TTL_S)
+            points = self._points(payload, "history", where)
+            step_s, zone_key = self._step_s(payload), self._zone_of(payload, key)
+        else:
+            where = "/carbon-intensity/past-range"
+            for a, b in split_range(start, min(end, now), PAST_RANGE_MAX_S):
+                settled = b < now - SETTLED_AFTER_S
+                payload = self._get(
+                    where,
+                    key,
+                    {**params, "start": format_utc(a), "end": format_utc(b)},
+                    HISTORY_TTL_S if settled else RECENT_TTL_S,
+                )
+                points.extend(self._points(payload, "data", where))
+                step_s, zone_key = self._step_s(payload), self._zone_of(payload, key)
+        return build_series(
+            points,
+            zone=zone_key,
+            signal="average",
+            basis=self.basis,
+            source=f"{NAME}:{zone_key}",
+            step_s=step_s,
+            uncertainty_rel=MEASURED_UNCERTAINTY_REL,
+            provider=NAME,
+            start=start,
+            end=end,
+        )
+
+    def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
+        """The forecast from the current hour up to ``hours`` ahead (at most 72 h)."""
+        self._check_hours(hours)
+        key, params = self._location(zone)
+        horizon = next(h for h in FORECAST_HORIZONS_H if h >= hours)
+        where = "/carbon-intensity/forecast"
+        payload = self._get(where, key, {**params, "horizonHours": str(horizon)}, FORECAST_TTL_S)
+        points = [(t, v, True) for t, v, _ in self._points(payload, "forecast", where)]
+        zone_key = self._zone_of(payload, key)
+        if not points:
+            raise ProviderError(f"electricitymaps: the forecast for {zone_key} is empty")
+        first = min(p[0] for p in points)
+        return build_series(
+            points,
+            zone=zone_key,
+            signal="average",
+            basis=self.basis,
+            source=f"{NAME}:{zone_key} forecast",
+            step_s=self._step_s(payload),
+            uncertainty_rel=ESTIMATED_UNCERTAINTY_REL,
+            provider=NAME,
+            end=first + hours * 3600.0,
+        )
