@@ -59,6 +59,8 @@ class Settings:
     phase: str = "other"
     sysfs_root: Path = Path("/sys")
     intensity_series: Path | None = None
+    provider: str | None = None  # live intensity provider during runs (needs a zone)
+    provider_interval_s: float = 900.0
     cpu_tdp_w: float | None = None
     memory_gb: float | None = None
     detect_cloud: bool = False
@@ -68,6 +70,10 @@ class Settings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.interval_s) and self.interval_s >= MIN_INTERVAL_S):
             raise ConfigError(f"interval must be at least {MIN_INTERVAL_S} s, got {self.interval_s}")
+        if not (math.isfinite(self.provider_interval_s) and self.provider_interval_s >= 1):
+            raise ConfigError(f"provider_interval must be at least 1 s, got {self.provider_interval_s}")
+        if self.provider is not None and self.zone is None:
+            raise ConfigError("a live intensity provider needs a zone (--zone or CARBONLEDGER_ZONE)")
         if not (math.isfinite(self.flush_interval_s) and self.flush_interval_s > 0):
             raise ConfigError(f"flush_interval must be positive, got {self.flush_interval_s}")
         if self.pue is not None and not (math.isfinite(self.pue) and 1.0 <= self.pue <= 5.0):
@@ -116,13 +122,20 @@ _ENV_NAMES = {
     "PHASE": "phase",
     "SYSFS_ROOT": "sysfs_root",
     "INTENSITY_SERIES": "intensity_series",
+    "PROVIDER": "provider",
+    "PROVIDER_INTERVAL": "provider_interval_s",
     "CPU_TDP_W": "cpu_tdp_w",
     "MEMORY_GB": "memory_gb",
     "DETECT_CLOUD": "detect_cloud",
     "SENSORS": "sensors",
     "LOG_LEVEL": "log_level",
 }
-_FILE_ALIASES = {"ledger": "ledger_path", "interval": "interval_s", "flush_interval": "flush_interval_s"}
+_FILE_ALIASES = {
+    "ledger": "ledger_path",
+    "interval": "interval_s",
+    "flush_interval": "flush_interval_s",
+    "provider_interval": "provider_interval_s",
+}
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -163,7 +176,7 @@ def _parse_value(name: str, value: Any, origin: str) -> Any:
     try:
         if name in ("ledger_path", "sysfs_root", "intensity_series"):
             return Path(os.path.expanduser(str(value)))
-        if name in ("pue", "interval_s", "flush_interval_s", "cpu_tdp_w", "memory_gb"):
+        if name in ("pue", "interval_s", "flush_interval_s", "cpu_tdp_w", "memory_gb", "provider_interval_s"):
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
@@ -184,7 +197,7 @@ def _parse_value(name: str, value: Any, origin: str) -> Any:
         if name == "sensors":
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(item).strip() for item in items if str(item).strip())
-        if name == "zone":
+        if name in ("zone", "provider"):
             text = str(value).strip()
             return text or None
         if name == "log_level":

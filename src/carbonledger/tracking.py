@@ -30,6 +30,8 @@ from carbonledger.sampling.sampler import DeviceTotals, Sampler
 from carbonledger.sensors.base import ProbeContext, Sensor
 
 if TYPE_CHECKING:
+    from carbonledger.intensity.base import IntensitySource
+    from carbonledger.intensity.live import LiveIntensityRecorder
     from carbonledger.lifecycle.footprint import Footprint
     from carbonledger.schedule.budget import Budget
     from carbonledger.schedule.forecast import Forecast
@@ -156,6 +158,7 @@ class Tracker:
         intensity_series: str | os.PathLike[str] | None = None,
         embodied: str | None = None,
         budget: Budget | Sequence[Budget] | None = None,
+        provider: str | IntensitySource | None = None,
         settings: Settings | None = None,
         sensors: Sequence[Sensor] | None = None,
         root_pid: int | None = None,
@@ -168,8 +171,13 @@ class Tracker:
             "scope": None if scope is None else str(scope),
             "ledger_path": None if ledger is None else os.fspath(ledger),
             "intensity_series": None if intensity_series is None else os.fspath(intensity_series),
+            "provider": provider if isinstance(provider, str) else None,
         }
         self.settings = (settings or Settings.load()).replace(**overrides)
+        self._provider_obj = None if provider is None or isinstance(provider, str) else provider
+        if self._provider_obj is not None and self.settings.zone is None:
+            raise ConfigError("a live intensity provider needs a zone")
+        self._recorder: LiveIntensityRecorder | None = None
         self.name = name or _default_name()
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.embodied_preset = embodied
@@ -212,6 +220,7 @@ class Tracker:
         self._final = None
         self.warnings = []
         run_id = uuid.uuid4().hex
+        self._recorder = self._open_recorder(run_id)  # may raise ConfigError: before anything opens
         sensors = self._open_sensors()
         self._ledger = self._open_ledger()
         shares = None
@@ -263,6 +272,8 @@ class Tracker:
                 budget.bind(owner)
             self._sampler.add_tick_listener(self._update_budgets)
         self._sampler.start()
+        if self._recorder is not None:
+            self._recorder.start()
         self.run = Run(self, run_id)
         return self.run
 
@@ -287,6 +298,10 @@ class Tracker:
             for message in sampler.errors:
                 self._warn(message)
             self._log_forecast_error(sampler)
+            if self._recorder is not None and self.record is not None:
+                self._recorder.stop(self.record.started_at, ended_at)
+                for message in self._recorder.errors:
+                    self._warn(message)
             self._flush()
             self._ledger_call("finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code)
             self._final = self.footprint()
@@ -341,11 +356,34 @@ class Tracker:
         return wrapper  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------
+    def _open_recorder(self, run_id: str) -> LiveIntensityRecorder | None:
+        provider = self._provider_obj
+        if provider is None and self.settings.provider is not None:
+            from carbonledger.intensity.providers import open_provider
+
+            provider = open_provider(self.settings.provider, os.environ)
+        if provider is None or self.settings.zone is None:
+            return None
+        from carbonledger.intensity.live import LiveIntensityRecorder, series_path_for
+
+        return LiveIntensityRecorder(
+            provider,
+            self.settings.zone,
+            series_path_for(self.settings.ledger_path, run_id),
+            interval_s=self.settings.provider_interval_s,
+        )
+
     def _settings_snapshot(self) -> dict[str, Any]:
         s = self.settings
+        series = s.intensity_series
+        if self._recorder is not None:
+            series = self._recorder.path
         return {
             "interval_s": s.interval_s,
-            "intensity_series": None if s.intensity_series is None else str(s.intensity_series),
+            "intensity_series": None if series is None else str(series),
+            "intensity_provider": None
+            if self._recorder is None
+            else getattr(self._recorder.provider, "name", type(self._recorder.provider).__name__),
             "embodied": self.embodied_preset,
             "sensors": list(s.sensors) if s.sensors is not None else None,
             "argv": list(sys.argv),
@@ -584,6 +622,7 @@ def track(
     intensity_series: str | os.PathLike[str] | None = None,
     embodied: str | None = None,
     budget: Budget | Sequence[Budget] | None = None,
+    provider: str | IntensitySource | None = None,
 ) -> Tracker:
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``)."""
     return Tracker(
@@ -598,4 +637,5 @@ def track(
         intensity_series=intensity_series,
         embodied=embodied,
         budget=budget,
+        provider=provider,
     )

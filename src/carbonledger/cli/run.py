@@ -32,6 +32,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--intensity-series", metavar="FILE", help="CSV intensity series to price the run time-aligned")
     p.add_argument("--functional-unit", metavar="NAME=COUNT", help="SCI functional unit, e.g. request=1000")
     p.add_argument("--embodied", metavar="PRESET", help="hardware preset for embodied emissions")
+    p.add_argument(
+        "--provider",
+        help="live intensity provider during the run (electricitymaps, watttime, ukgrid); needs --zone",
+    )
     p.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag the run (repeatable)")
     p.add_argument("--json-out", metavar="PATH", help="write the footprint JSON here")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
@@ -75,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     tags = parse_pairs(args.tag, "--tag")
     functional_unit = parse_functional_unit(args.functional_unit)
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, provider=args.provider)
     tracker = Tracker(args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags,
                       embodied=args.embodied)
     run = tracker.start()

@@ -313,9 +313,12 @@ def footprint_for_run(
     if series is None:
         path = run.settings.get("intensity_series")
         if path:
-            from carbonledger.intensity.series_csv import load_series
+            from carbonledger.intensity.live import load_recorded_series
 
-            series = load_series(Path(path), zone=run.zone)
+            if Path(path).is_file() or not run.settings.get("intensity_provider"):
+                series = load_recorded_series(Path(path), run.zone)
+            else:
+                notes.append(f"no live intensity was recorded ({path} is missing); one average is used")
     return price_run(
         run,
         devices,
