@@ -75,8 +75,12 @@ class LiveIntensityRecorder:
         try:
             history = self.provider.history(self.zone, started_at, ended_at)
             with self._lock:
-                for t, v in zip(history.times, history.values_g_per_kwh):
-                    self._rows[float(t)] = float(v)
+                # the provider's history wins wherever it has data
+                kept = {t: v for t, v in self._rows.items() if not history.start <= t < history.end}
+                kept.update(
+                    (float(t), float(v)) for t, v in zip(history.times, history.values_g_per_kwh)
+                )
+                self._rows = kept
                 self._describe(history.signal, history.basis, history.source)
         except Exception as exc:  # noqa: BLE001 - keep what was observed
             self._error(f"intensity history unavailable ({exc}); using the values observed during the run")
