@@ -149,8 +149,11 @@ def footprint(
     )
     known = [v for v in per_device.values() if v is not None]
     energy_j = sum(known) if known else None
+    g_kwh, source = 46.5, "bundled:global_energy_mix.json (Ember 2023)"
+    if intensity_method == "default":  # as pricing does when no zone is set
+        zone, g_kwh, source = "WORLD", 481.0, "bundled:world (world default: no zone set)"
     if operational_g == "auto":
-        operational_g = None if energy_j is None or zone is None else energy_j / 3.6e6 * 1.2 * 46.5
+        operational_g = None if energy_j is None or zone is None else energy_j / 3.6e6 * 1.2 * g_kwh
     total_interval = None
     if operational_g is not None:
         total = operational_g + (embodied_g or 0.0)
@@ -177,12 +180,12 @@ def footprint(
         pue=1.2,
         pue_source="settings",
         intensity=IntensityUsed(
-            g_per_kwh=None if zone is None else 46.5,
+            g_per_kwh=None if zone is None else g_kwh,
             zone=zone,
             signal="average",
             basis="lifecycle",
             method=intensity_method,
-            source="bundled:global_energy_mix.json (Ember 2023)" if zone else "world-average",
+            source=source if zone else "none",
             time_aligned=False,
             year=2023,
             uncertainty_rel=0.15,

@@ -76,19 +76,22 @@ def binned_power(samples: Sequence[Sample], t0: float, t1: float, bins: int) -> 
     """
     if bins < 1 or not t1 > t0:
         raise ValueError("need at least one bin over a positive interval")
-    width = (t1 - t0) / bins
+    span = t1 - t0
+    width = span / bins
     energy = [0.0] * bins
     covered = [0.0] * bins
     failed = [False] * bins
     for sample in samples:
-        a, b = max(sample.t_start, t0), min(sample.t_end, t1)
-        duration = sample.t_end - sample.t_start
+        # relative to t0: differences of nearby unix times are exact, bin edges stay precise
+        start, end = sample.t_start - t0, sample.t_end - t0
+        a, b = max(start, 0.0), min(end, span)
+        duration = end - start
         if b <= a or duration <= 0:
             continue
-        first = min(int((a - t0) / width), bins - 1)
-        last = min(math.ceil((b - t0) / width) - 1, bins - 1)
+        first = min(int(a / width), bins - 1)
+        last = min(math.ceil(b / width) - 1, bins - 1)
         for i in range(max(first, 0), last + 1):
-            lo, hi = max(a, t0 + i * width), min(b, t0 + (i + 1) * width)
+            lo, hi = max(a, i * width), min(b, (i + 1) * width)
             if hi <= lo:
                 continue
             if sample.energy_j is None:

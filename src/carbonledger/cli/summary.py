@@ -1,0 +1,83 @@
+"""``carbonledger summary [--by phase|name|tag:K|day]``: totals across runs."""
+
+from __future__ import annotations
+
+import argparse
+import unicodedata
+from typing import Any
+
+from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+
+__all__ = ["cell", "register"]
+
+
+def cell(text: Any, width: int) -> str:
+    """User text for a terminal table: control characters shown as ``?``, cut to ``width``."""
+    shown = "".join("?" if unicodedata.category(ch).startswith("C") else ch for ch in str(text))
+    return shown if len(shown) <= width else shown[: width - 1] + "…"
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "summary", help="totals across runs, grouped by phase, name, a tag or day"
+    )
+    p.add_argument(
+        "--by",
+        default="phase",
+        metavar="phase|name|tag:KEY|day",
+        help="how to group the runs (default phase; day is the UTC day a run started)",
+    )
+    p.add_argument("--name", metavar="PATTERN", help="only runs whose name matches this glob")
+    p.add_argument("--tag", action="append", default=[], metavar="K=V", help="only runs tagged so")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_ledger_option(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from carbonledger.report.frame import load_footprints, parse_tag_filters
+    from carbonledger.report.summary import parse_group_by, summarize
+    from carbonledger.report.text import format_energy_kwh, format_mass_kg
+    from carbonledger.store import open_ledger
+
+    parse_group_by(args.by)
+    tags = parse_tag_filters(args.tag)
+    settings = settings_from_args(args)
+    ledger = open_ledger(settings.ledger_path)
+    try:
+        loaded = load_footprints(ledger, name=args.name, tags=tags)
+    finally:
+        ledger.close()
+    rows, overall = summarize(loaded.footprints, args.by)
+    if args.json:
+        print_json(
+            {
+                "by": args.by,
+                "groups": [r.to_dict() for r in rows],
+                "total": overall.to_dict(),
+                "skipped": loaded.skipped,
+            }
+        )
+        return 0
+    if not rows:
+        print(f"no runs in {settings.ledger_path}")
+        return 0
+    print(
+        f"{cell(args.by, 20):<20} {'runs':>5} {'energy':>13} {'operational':>14} "
+        f"{'embodied':>14} {'total':>14}"
+    )
+    for row in [*rows, overall]:
+        name = "TOTAL" if row is overall else ("(none)" if row.group is None else row.group)
+        t = row.totals
+        print(
+            f"{cell(name, 20):<20} {row.runs:>5} {format_energy_kwh(t['energy_kwh']):>13} "
+            f"{format_mass_kg(t['operational_kgco2e']):>14} "
+            f"{format_mass_kg(t['embodied_kgco2e']):>14} {format_mass_kg(t['total_kgco2e']):>14}"
+        )
+    gaps = {k: v for k, v in overall.missing.items() if v}
+    if gaps:
+        listed = ", ".join(f"{k}: {v} run(s)" for k, v in gaps.items())
+        print(f"missing values (left out of the sums, not counted as 0): {listed}")
+    for s in loaded.skipped:
+        print(f"left out {cell(s['run_id'], 12)} ({cell(s['name'], 30)}): {cell(s['error'], 80)}")
+    return 0

@@ -1,0 +1,109 @@
+"""A/B comparison: bootstrap intervals, and verdicts that claim no more than they show."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carbonledger.errors import ConfigError
+from carbonledger.report.compare import bootstrap_mean_difference, compare_groups, percentile
+
+
+def runs(energies: list[float], acc: list[float] | None = None) -> list[dict[str, object]]:
+    return [
+        {
+            "energy_kwh": e,
+            "total_kgco2e": e * 0.05,
+            "duration_s": 100.0,
+            "metrics": {} if acc is None else {"accuracy": acc[i]},
+        }
+        for i, e in enumerate(energies)
+    ]
+
+
+def test_clear_difference_is_reported_with_its_interval() -> None:
+    a = runs([1.0, 1.1, 0.9, 1.05, 0.95, 1.0])
+    b = runs([2.0, 2.1, 1.9, 2.05, 1.95, 2.0])
+    result = {c.quantity: c for c in compare_groups(a, b, resamples=2000)}
+    energy = result["energy_kwh"]
+    assert energy.mean_a == pytest.approx(1.0) and energy.mean_b == pytest.approx(2.0)
+    assert energy.difference == pytest.approx(1.0)
+    assert energy.interval is not None and 0.8 < energy.interval[0] < 1.0 < energy.interval[1] < 1.2
+    assert energy.significant and "B is higher than A" in energy.verdict
+    assert "95 % interval" in energy.verdict
+    duration = result["duration_s"]
+    assert not duration.significant and "no clear difference" in duration.verdict
+
+
+def test_overlapping_groups_give_no_clear_difference() -> None:
+    a = runs([1.0, 3.0, 2.0, 1.5])
+    b = runs([1.2, 2.9, 2.2, 1.4])
+    energy = compare_groups(a, b, resamples=2000)[0]
+    assert energy.interval is not None and energy.interval[0] < 0 < energy.interval[1]
+    assert "no clear difference" in energy.verdict and "spans 0" in energy.verdict
+    assert "rough" in energy.verdict  # fewer than five runs per group
+
+
+def test_single_run_per_group_says_no_interval() -> None:
+    energy = compare_groups(runs([1.0]), runs([5.0]))[0]
+    assert energy.interval is None and not energy.significant
+    assert "cannot be computed" in energy.verdict
+    assert "higher" not in energy.verdict and "lower" not in energy.verdict
+    assert energy.difference == pytest.approx(4.0)
+
+
+def test_shared_metrics_only_and_missing_counted() -> None:
+    a = runs([1.0, 1.0], acc=[0.9, 0.8])
+    b = runs([1.0, 1.0], acc=[0.7, 0.6])
+    a[0]["metrics"]["only_a"] = 1.0  # type: ignore[index]
+    b[1]["energy_kwh"] = None
+    result = {c.quantity: c for c in compare_groups(a, b, resamples=500)}
+    assert "only_a" not in result and "accuracy" in result
+    assert result["energy_kwh"].n_b == 1 and result["energy_kwh"].missing_b == 1
+    assert result["energy_kwh"].interval is None
+    d = result["accuracy"].to_dict()
+    assert d["difference"] == pytest.approx(-0.2) and d["interval_95"] is not None
+
+
+def test_seeded_and_repeatable() -> None:
+    a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.5]
+    assert bootstrap_mean_difference(a, b, resamples=300, seed=3) == bootstrap_mean_difference(
+        a, b, resamples=300, seed=3
+    )
+    with pytest.raises(ConfigError):
+        compare_groups([], runs([1.0]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=8),
+    st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=8),
+)
+def test_interval_lies_within_the_possible_differences(a: list[float], b: list[float]) -> None:
+    interval = bootstrap_mean_difference(a, b, resamples=200, seed=1)
+    assert interval is not None
+    lo, hi = interval
+    assert lo <= hi
+    assert min(b) - max(a) - 1e-9 <= lo and hi <= max(b) - min(a) + 1e-9
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30), st.floats(0, 1))
+def test_percentile_is_between_order_statistics(values: list[float], q: float) -> None:
+    ordered = sorted(values)
+    p = percentile(ordered, q)
+    assert ordered[0] - 1e-6 <= p <= ordered[-1] + 1e-6
+    assert percentile(ordered, 0.0) == ordered[0] and percentile(ordered, 1.0) == ordered[-1]
+
+
+def test_bootstrap_covers_the_true_difference_most_of_the_time() -> None:
+    rng = random.Random(7)
+    hits = 0
+    for _ in range(40):
+        a = [rng.gauss(10, 1) for _ in range(12)]
+        b = [rng.gauss(11, 1) for _ in range(12)]
+        lo, hi = bootstrap_mean_difference(a, b, resamples=400, seed=rng.randrange(10**6)) or (0, 0)
+        hits += lo <= 1.0 <= hi
+    assert hits >= 32  # nominal 95 %; the percentile bootstrap runs a little narrow

@@ -1,0 +1,151 @@
+"""The HTML report: escaped everywhere, self-contained, with charts when matplotlib is here."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import pytest
+from factories import HOSTILE, footprint, hostile_input, report_input
+
+from carbonledger.report import charts, html
+from carbonledger.report.base import ReportInput, render
+from carbonledger.report.pareto import leaderboard
+
+
+class Collector(HTMLParser):
+    """Every start tag with its attributes, and the text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> Collector:
+    collector = Collector()
+    collector.feed(page)
+    collector.close()
+    return collector
+
+
+def assert_self_contained(page: str) -> None:
+    doc = parse(page)
+    for tag, attrs in doc.tags:
+        assert tag not in ("script", "link", "iframe", "object", "embed", "img"), tag
+        for name in ("src", "href", "xlink:href", "action", "data"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//", "javascript:")), (tag, value)
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", page, re.I)
+    assert not re.search(r"url\(\s*[\"']?(?:https?:)?//", page, re.I)
+    assert "@import" not in page
+    assert not re.search(r"<link[^>]+stylesheet", page, re.I)
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    page = html.render(hostile_input())
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;" in page
+    doc = parse(page)
+    assert all(tag != "script" for tag, _ in doc.tags)
+    text = "".join(doc.text)
+    # each hostile string is shown, as text: name, tag, metric, span, host, settings, notes
+    for shown in (
+        f"net{HOSTILE}",
+        f"k{HOSTILE}=v{HOSTILE}",
+        f"acc{HOSTILE}",
+        f"epoch{HOSTILE}/eval",
+        "python '<script>alert(\"x\")</script>'",
+    ):
+        assert shown in text, shown
+    assert_self_contained(page)
+
+
+def test_report_is_self_contained_and_complete() -> None:
+    data = report_input()
+    page = render("html", data)
+    assert page.startswith("<!DOCTYPE html>")
+    assert_self_contained(page)
+    for heading in (
+        "Summary",
+        "Methods and sources",
+        "Spans",
+        "Metrics",
+        "Embodied emissions",
+        "Environment",
+        "How to reproduce",
+    ):
+        assert f"<h3>{heading}</h3>" in page
+    assert "@media print" in page
+    assert "rapl:package-0" in page and "measured" in page and "modeled" in page
+    assert "python train.py --epochs 2" in page
+    assert "carbonledger report r0001abcd --format html" in page
+    assert "torch" in page  # package versions from the host facts
+
+
+@pytest.mark.skipif(not charts.available(), reason="matplotlib not installed")
+def test_charts_are_inline_svg() -> None:
+    page = html.render(report_input())
+    assert page.count("<svg") >= 4  # power, energy, intensity, carbon
+    without_series = html.render(replace(report_input(), series=None))
+    assert without_series.count("<svg") >= 3
+    assert "Charts are not drawn" not in page
+
+
+def test_without_matplotlib_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "available", lambda: False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    page = html.render(report_input())
+    assert "<svg" not in page
+    assert "pip install &#x27;carbonledger[report]&#x27;" in page or "carbonledger[report]" in page
+    assert "<h3>Methods and sources</h3>" in page
+
+
+def test_a_failing_chart_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("<b>bad</b>")
+
+    monkeypatch.setattr(charts, "power_chart", boom)
+    page = html.render(report_input())
+    assert "Chart could not be drawn: &lt;b&gt;bad&lt;/b&gt;" in page
+
+
+def test_missing_numbers_show_as_unknown_not_zero() -> None:
+    fp = footprint(
+        energy_j=None, operational_g=None, embodied_g=None, zone=None, intensity_method="default"
+    )
+    page = html.render(ReportInput(footprints=[fp]))
+    assert "unknown" in page
+    assert "0.000 kWh" not in page
+    assert "world-average default" in page
+
+
+def test_several_runs_get_an_overview() -> None:
+    a, b = footprint(run_id="aaaa1111"), footprint(run_id="bbbb2222", name="vit")
+    page = html.render(ReportInput(footprints=[a, b]))
+    assert "<h2>Overview</h2>" in page and 'href="#run-1"' in page
+    assert page.count("<section") == 2
+
+
+def test_leaderboard_page() -> None:
+    runs = [
+        {"run_id": "r1", "name": f"one{HOSTILE}", "total_kgco2e": 1.0, "metrics": {"acc": 0.9}},
+        {"run_id": "r2", "name": "two", "total_kgco2e": 2.0, "metrics": {"acc": 0.8}},
+        {"run_id": "r3", "name": "three", "total_kgco2e": 0.5, "metrics": {}},
+    ]
+    objectives = [("acc", "max"), ("total_kgco2e", "min")]
+    rows = leaderboard(runs, objectives)
+    page = html.render_leaderboard(rows, objectives, skipped=[{"run_id": "x", "error": HOSTILE}])
+    assert "<script" not in page.lower()
+    assert_self_contained(page)
+    assert "missing acc" in page and "Runs left out" in page
+    if charts.available():
+        assert page.count("<svg") == 1
