@@ -1,0 +1,459 @@
+"""Run every benchmark and write ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run_all.py            # full run, about 4-5 minutes on 2 cores
+    python benchmarks/run_all.py --quick    # smoke run, under a minute; writes RESULTS-quick.md
+
+The peers run in their own virtual environment, ``benchmarks/.venv-peers`` (git-ignored),
+created here when missing: CodeCarbon from PyPI and this checkout (editable) in the same
+environment, so both tools run under the same interpreter and nothing leaks into the
+project's ``.venv``. ``bench_overhead.py`` measures; ``bench_simulate.py``, when present,
+runs separately with the project's interpreter and its output is appended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS = HERE / ".venv-peers"
+CODECARBON_REQUIREMENT = "codecarbon==3.3.2"  # pinned so that reruns compare like with like
+
+sys.path.insert(0, str(HERE))
+import bench_overhead  # noqa: E402  (a sibling script, not a package)
+
+# -- environment -----------------------------------------------------------------------
+
+
+def peers_python() -> Path:
+    return PEERS / "bin" / "python"
+
+
+def _probe_peers(python: Path) -> dict[str, Any] | None:
+    code = (
+        "import json, importlib.metadata as md, carbonledger, codecarbon, psutil\n"
+        "print(json.dumps({'carbonledger': md.version('carbonledger'),"
+        " 'carbonledger_path': carbonledger.__file__,"
+        " 'codecarbon': md.version('codecarbon'), 'psutil': md.version('psutil')}))\n"
+    )
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return None
+    info: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return info
+
+
+def ensure_peers(requirement: str, log: Any) -> dict[str, Any]:
+    """Create ``.venv-peers`` with CodeCarbon and this checkout if it is missing or stale."""
+    python = peers_python()
+    if not python.exists():
+        log(f"creating {PEERS.relative_to(REPO)} ...")
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    info = _probe_peers(python)
+    wanted = requirement.partition("==")[2]
+    here = str(REPO / "src")
+    stale = (
+        info is None
+        or not str(info["carbonledger_path"]).startswith(here)
+        or (wanted and info["codecarbon"] != wanted)
+    )
+    if stale:
+        log(f"installing {requirement} and this checkout into {PEERS.relative_to(REPO)} ...")
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", requirement, "-e", str(REPO)],
+            check=True,
+        )
+        info = _probe_peers(python)
+        if info is None:
+            raise SystemExit("run_all.py: the peers' environment cannot import both tools")
+    assert info is not None
+    return info
+
+
+def machine_info(python: Path, versions: dict[str, Any]) -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    pyver = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    rapl = Path("/sys/class/powercap/intel-rapl").exists()
+    nvidia = any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia"))
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "os": platform.platform(),
+        "python": pyver,
+        "carbonledger": versions["carbonledger"],
+        "commit": commit or "unknown",
+        "codecarbon": versions["codecarbon"],
+        "psutil": versions["psutil"],
+        "rapl": rapl,
+        "nvidia": nvidia,
+    }
+
+
+def run_simulate(quick: bool, log: Any) -> dict[str, Any] | None:
+    """Run ``bench_simulate.py`` (owned separately) with the project's interpreter."""
+    script = HERE / "bench_simulate.py"
+    if not script.exists():
+        return None
+    project_python = REPO / ".venv" / "bin" / "python"
+    python = str(project_python) if project_python.exists() else sys.executable
+    cmd = [python, str(script)]
+    if quick:
+        helptext = subprocess.run([*cmd, "--help"], capture_output=True, text=True, check=False)
+        if "--quick" in helptext.stdout:
+            cmd.append("--quick")
+    log("bench_simulate.py ...")
+    t0 = time.time()
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=600, cwd=REPO, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"command": _display(cmd), "returncode": None, "output": "timed out after 600 s"}
+    output = (proc.stdout + ("\n" + proc.stderr if proc.returncode else "")).strip()
+    return {
+        "command": _display(cmd),
+        "returncode": proc.returncode,
+        "output": "\n".join(output.splitlines()[-60:]),
+        "elapsed_s": time.time() - t0,
+    }
+
+
+def _display(cmd: list[str]) -> str:
+    out = []
+    for part in cmd:
+        if part.startswith(str(REPO) + os.sep):
+            part = part[len(str(REPO)) + 1 :]
+        out.append(shlex.quote(part))
+    return " ".join(out)
+
+
+# -- RESULTS.md --------------------------------------------------------------------------
+
+
+def _ms(stat: dict[str, Any], digits: int = 1) -> str:
+    return _range(stat, 1e3, digits)
+
+
+def _range(stat: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
+    if stat["median"] is None:
+        return "n/a"
+    med = f"{stat['median'] * scale:.{digits}f}"
+    if stat["n"] <= 1:
+        return med
+    return f"{med} [{stat['min'] * scale:.{digits}f}, {stat['max'] * scale:.{digits}f}]"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _met(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "unknown"}[met]
+
+
+def render(result: dict[str, Any], machine: dict[str, Any], command: str, simulate: Any) -> str:
+    s = result["summary"]
+    raw = result["raw"]
+    cfg = result["config"]
+    cl, cc = "carbonledger", "codecarbon"
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines: list[str] = []
+    add = lines.append
+    add("# Overhead: carbonledger against CodeCarbon")
+    add("")
+    if cfg["quick"]:
+        add("**Quick smoke run** (few repetitions, 3 s workloads): not the published figures.")
+        add("")
+    add(f"Measured {now}, in {result['elapsed_s']:.0f} s, with:")
+    add("")
+    add("```sh")
+    add(command)
+    add("```")
+    add("")
+    add("## Machine")
+    add("")
+    add(f"- CPU: {machine['cpu']}, {machine['cores']} cores; memory {machine['memory_gib']} GiB")
+    add(f"- OS: {machine['os']}; Python {machine['python']} (both tools, one interpreter)")
+    add(
+        f"- carbonledger {machine['carbonledger']} (commit {machine['commit']}), "
+        f"CodeCarbon {machine['codecarbon']} (PyPI), psutil {machine['psutil']}"
+    )
+    rapl = "present" if machine["rapl"] else "absent"
+    gpu = "present" if machine["nvidia"] else "absent"
+    add(f"- RAPL {rapl}, NVIDIA GPU {gpu}: what each tool tracked here:")
+    for tool in (cl, cc):
+        devices = next((r.get("devices") for r in raw["start"][tool] if "devices" in r), None)
+        add(f"  - {tool}: {', '.join(devices) if devices else 'n/a'}")
+    load = result.get("loadavg")
+    if load:
+        add(
+            f"- load average (1 min) before {load['before']:.2f}, after {load['after']:.2f}: the "
+            "machine is shared, so CPU-time differences of a few tens of ms are noise"
+        )
+    add("")
+    add("## Targets")
+    add("")
+    add("| target | carbonledger | limit | |")
+    add("|---|---|---|---|")
+    for t in s["targets"]:
+        if t["unit"] == "s":
+            value = "n/a" if t["value"] is None else f"{t['value'] * 1e3:.1f} ms"
+            limit = f"{t['limit'] * 1e3:.0f} ms"
+        else:
+            value = f"ratio {_ratio(t['value'])}"
+            limit = f"ratio {t['limit']:.2f}"
+        add(f"| {t['target']} | {value} | {limit} | {_met(t['met'])} |")
+    add("")
+    add(
+        f"Figures are medians with [min, max] over the repetitions ({cfg['reps_import']} for "
+        f"import and start, {cfg['reps_workload']} for the workloads), each in a fresh process."
+    )
+    add("")
+    add("## Import time (ms, inside the process)")
+    add("")
+    add("| what | carbonledger | CodeCarbon | ratio |")
+    add("|---|---|---|---|")
+    labels = {
+        "package": ("`import carbonledger`", "`import codecarbon`"),
+        "tracking": (
+            "`import carbonledger as cl; cl.Tracker`",
+            "`from codecarbon import OfflineEmissionsTracker`",
+        ),
+    }
+    for kind, by_tool in s["import"].items():
+        a, b = by_tool[cl], by_tool[cc]
+        r = None if not a["median"] or not b["median"] else a["median"] / b["median"]
+        add(f"| {labels[kind][0]} vs {labels[kind][1]} | {_ms(a)} | {_ms(b)} | {_ratio(r)} |")
+    add("")
+    it = raw["import"]["importtime"]
+    add(
+        "`-X importtime` of what tracking needs (one run each, self times summed, "
+        "interpreter start-up excluded):"
+    )
+    add("")
+    for tool in (cl, cc):
+        b = it[tool]
+        packages = ", ".join(f"{p} {us / 1e3:.1f}" for p, us in b["packages"][:6])
+        add(
+            f"- {tool}: {b['modules']} modules, {b['total_self_us'] / 1e3:.1f} ms; "
+            f"by package (ms): {packages}"
+        )
+    add("")
+    add("## Start to first sample (ms)")
+    add("")
+    add("| | constructor | `start()` | start() call to first sample | `stop()` |")
+    add("|---|---|---|---|---|")
+    for tool in (cl, cc):
+        st = s["start"][tool]
+        add(
+            f"| {tool} | {_ms(st['init_s'])} | {_ms(st['start_s'])} | "
+            f"{_ms(st['first_sample_s'])} | {_ms(st['stop_s'])} |"
+        )
+    add("")
+    add(
+        "Both tools take their first reading inside `start()`: carbonledger's sampler reads every "
+        "sensor before starting its thread (`Sampler.reads >= 1` when `start()` returns), and "
+        "CodeCarbon 3.x calls `_measure_power_and_energy()` at the end of `start()` "
+        "(`_power_measurement_count >= 1`). The harness checks this after `start()` returns and "
+        "would poll otherwise. carbonledger's `stop()` includes pricing the footprint from the "
+        "ledger; CodeCarbon's includes computing its emissions."
+    )
+    add("")
+    add(
+        f"## Extra CPU and memory, 1 s interval (idle {cfg['idle_s']:.0f} s, busy "
+        f"{cfg['busy_s']:.0f} s)"
+    )
+    add("")
+    add(
+        "| workload | tool | extra CPU (ms) | of which other threads (ms) | of which subprocesses "
+        "(ms) | sampling, steady (CPU ms/s) | extra peak RSS (MiB) | extra wall (ms) | readings |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|")
+    for mode in ("idle", "busy"):
+        w = s["workloads"][mode]
+        base = w["baseline"]
+        add(
+            f"| {mode} | baseline (no tracker) | CPU {_range(base['cpu_s'], 1e3, 0)} | | | "
+            f"| RSS {_range(base['maxrss_mib'])} | wall {_range(base['wall_s'], 1e3, 0)} | |"
+        )
+        for tool in (cl, cc):
+            x = w[tool]
+            add(
+                f"| {mode} | {tool} | {_range(x['extra_cpu_s'], 1e3, 0)} | "
+                f"{_range(x['tracker_threads_cpu_s'], 1e3, 0)} | "
+                f"{_range(x['children_cpu_s'], 1e3, 0)} | "
+                f"{_range(x['sampling_cpu_ms_per_s'], 1, 2)} | "
+                f"{_range(x['extra_rss_mib'])} | {_range(x['extra_wall_s'], 1e3, 0)} | "
+                f"{_range(x['reads'], 1, 0)} |"
+            )
+    add("")
+    add("| ratio carbonledger / CodeCarbon | idle | busy |")
+    add("|---|---|---|")
+    for metric, label in (("extra_cpu_s", "extra CPU"), ("extra_rss_mib", "extra peak RSS")):
+        add(
+            f"| {label} | {_ratio(s['ratios'][f'idle.{metric}'])} "
+            f"| {_ratio(s['ratios'][f'busy.{metric}'])} |"
+        )
+    add("")
+    wl = raw["workloads"]
+    add(
+        "Extra CPU = (user+sys CPU of the whole process, all threads, plus that of the "
+        "subprocesses it waited for) minus the same for the baseline run of the same round; "
+        "it includes importing the tool, `start()`, sampling and `stop()`. *Other threads* is "
+        "the part outside the main thread (process CPU minus `time.thread_time()` of the main "
+        "thread; it includes threads that have exited, such as CodeCarbon's hardware-detection "
+        "pool). *Sampling, steady* is the CPU used outside the main thread between the return "
+        "of `start()` and the end of the workload, per second: the cost of sampling itself. "
+        "Extra peak RSS = `ru_maxrss` minus the "
+        f"baseline's. The busy workload is a fixed amount of work ({wl['busy_units']} units of "
+        "pure-Python integer arithmetic, calibrated to last the nominal time without a tracker), "
+        "so its CPU time does not depend on how long other processes hold the core; *extra "
+        "wall* shows the slowdown a tracker causes through the GIL. The idle runs of one round "
+        "(baseline and both tools) run at the same time, staggered by 0.3 s; busy runs one at a "
+        "time."
+    )
+    add("")
+    add("## What each tool did")
+    add("")
+    for tool in (cl, cc):
+        runs = [r for mode in ("idle", "busy") for r in wl[mode][tool]] + raw["start"][tool]
+        ok = [r for r in runs if "error" not in r]
+        subprocs = sorted(
+            {
+                Path(p.split("(", 1)[1].split(",", 1)[0].strip("'\" ")).name
+                for r in ok
+                for p in r.get("subprocesses", [])
+            }
+        )
+        network = sorted({n for r in ok for n in r.get("network", [])})
+        heavy = sorted({m for r in ok for m in r.get("heavy_modules", [])})
+        modules = max((r.get("modules", 0) for r in ok), default=0)
+        threads = max((r.get("threads_during") or 0 for r in ok), default=0)
+        warnings = sorted({w for r in ok for w in r.get("warnings", [])})
+        errors = sorted({r["error"] for r in runs if "error" in r})
+        add(
+            f"- **{tool}**: {modules} modules loaded, up to {threads} threads; "
+            f"heavy modules: {', '.join(heavy) or 'none'}; "
+            f"subprocesses: {', '.join(subprocs) or 'none'}; "
+            f"network attempts: {len(network) or 'none'}"
+        )
+        for w in warnings:
+            add(f"  - warning: {w}")
+        for e in errors:
+            add(f"  - error: {e}")
+    add("")
+    add(
+        "CodeCarbon runs as `OfflineEmissionsTracker(country_iso_code='FRA', measure_power_secs=1, "
+        "tracking_mode='machine', output_methods=[], log_level='error')`: no file, API or "
+        "Prometheus output, no geolocation request. carbonledger runs as "
+        "`cl.Tracker('bench', zone='FR', interval=1.0, ledger=<temporary file>)`: it writes its "
+        "SQLite ledger, as it always does. The harness blocks any socket connection through an "
+        "audit hook and counts the attempts."
+    )
+    if simulate is not None:
+        add("")
+        add("## Simulation benchmark (`bench_simulate.py`)")
+        add("")
+        add("```sh")
+        add(simulate["command"])
+        add("```")
+        add("")
+        add(f"Exit code {simulate['returncode']}. Output (last lines):")
+        add("")
+        add("```")
+        add(simulate["output"])
+        add("```")
+    add("")
+    add("Method and caveats: `benchmarks/README.md`.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and write RESULTS.md.")
+    parser.add_argument("--quick", action="store_true", help="smoke run (writes RESULTS-quick.md)")
+    parser.add_argument("--serial", action="store_true", help="run idle workloads one at a time")
+    parser.add_argument("--no-simulate", action="store_true", help="skip bench_simulate.py")
+    parser.add_argument(
+        "--codecarbon",
+        default=CODECARBON_REQUIREMENT,
+        help=f"pip requirement (default {CODECARBON_REQUIREMENT})",
+    )
+    parser.add_argument(
+        "-o", "--output", help="where to write the Markdown (default benchmarks/RESULTS.md)"
+    )
+    args = parser.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    versions = ensure_peers(args.codecarbon, log)
+    python = peers_python()
+    machine = machine_info(python, versions)
+    cfg = (
+        bench_overhead.Config.quick_config(str(python))
+        if args.quick
+        else bench_overhead.Config(python=str(python))
+    )
+    cfg.parallel_idle = not args.serial
+    cfg.log = log
+    before = os.getloadavg()[0]
+    result = bench_overhead.run(cfg)
+    result["loadavg"] = {"before": before, "after": os.getloadavg()[0]}
+    simulate = None if args.no_simulate else run_simulate(args.quick, log)
+    interpreter = (
+        sys.executable if sys.executable.startswith(str(REPO)) else Path(sys.executable).name
+    )
+    script = str(Path(__file__).resolve())
+    command = _display([interpreter, script, *(argv if argv is not None else sys.argv[1:])])
+    output = (
+        Path(args.output)
+        if args.output
+        else HERE / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+    )
+    output.write_text(render(result, machine, command, simulate), encoding="utf-8")
+    output.with_suffix(".json").write_text(
+        json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8"
+    )
+    bench_overhead.print_summary(result)
+    log(f"wrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
