@@ -78,3 +78,11 @@ def kg_per_kwh_to_g_per_kwh(value_kg_per_kwh: float) -> float:
 
 def carbon_g(energy_kwh: float, intensity_g_per_kwh: float) -> float:
     return energy_kwh * intensity_g_per_kwh
+
+
+BITS_PER_BYTE = 8
+
+
+def megabytes_to_megabits(size_mb: float) -> float:
+    """Megabytes (10**6 bytes, model sizes) to megabits (10**6 bits, link speeds in Mbps)."""
+    return size_mb * BITS_PER_BYTE
