@@ -195,6 +195,9 @@ def test_without_live_providers_a_provider_name_is_unknown(
 ) -> None:
     import sys
 
+    import carbonledger.intensity
+
+    monkeypatch.delattr(carbonledger.intensity, "providers", raising=False)
     monkeypatch.setitem(sys.modules, "carbonledger.intensity.providers", None)
     assert main(["intensity", "FR", "--provider", "electricitymaps"]) == 3
     assert "unknown provider 'electricitymaps'" in capsys.readouterr().err
