@@ -47,11 +47,15 @@ TARGET_IMPORT_S = 0.030
 TARGET_START_S = 0.050
 TARGET_RATIO = 0.2  # at most a fifth of CodeCarbon's extra CPU and extra memory
 
+# "stdlib" is a reference measured in the same rounds: the standard-library modules that
+# any tracker of this design needs; it shows how fast imports are on this machine right now.
+STDLIB_FLOOR = "import typing, logging, dataclasses, pathlib, threading"
 IMPORT_SNIPPETS: dict[str, dict[str, str]] = {
     "package": {"carbonledger": "import carbonledger", "codecarbon": "import codecarbon"},
     "tracking": {
         "carbonledger": "import carbonledger as cl; cl.Tracker",
         "codecarbon": "from codecarbon import OfflineEmissionsTracker",
+        "stdlib": STDLIB_FLOOR,
     },
 }
 
@@ -156,11 +160,12 @@ def _importtime(cfg: Config, env: dict[str, str], snippet: str) -> dict[str, tup
 def bench_import(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for kind, snippets in IMPORT_SNIPPETS.items():
-        for tool in TOOLS:  # warm-up: byte-compile and fill the page cache
+        names = list(snippets)
+        for tool in names:  # warm-up: byte-compile and fill the page cache
             _run([cfg.python, "-c", snippets[tool]], env, 120)
-        times: dict[str, list[float]] = {t: [] for t in TOOLS}
+        times: dict[str, list[float]] = {t: [] for t in names}
         modules: dict[str, int] = {}
-        for order in _rotations(TOOLS, cfg.reps_import):
+        for order in _rotations(names, cfg.reps_import):
             for tool in order:
                 proc = _run([cfg.python, "-c", _import_code(snippets[tool])], env, 120)
                 if proc.returncode != 0:
@@ -171,7 +176,7 @@ def bench_import(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
                 value, count = proc.stdout.split()
                 times[tool].append(float(value))
                 modules[tool] = int(count)
-        results[kind] = {t: {"s": times[t], "modules": modules.get(t)} for t in TOOLS}
+        results[kind] = {t: {"s": times[t], "modules": modules.get(t)} for t in names}
     # -X importtime breakdown of what tracking needs, without the interpreter's own imports
     startup = _importtime(cfg, env, "pass")
     breakdown: dict[str, Any] = {}
@@ -305,7 +310,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     s: dict[str, Any] = {"import": {}, "start": {}, "workloads": {}, "ratios": {}, "targets": []}
     imp = raw["import"]
     for kind in IMPORT_SNIPPETS:
-        s["import"][kind] = {t: stats(imp[kind][t]["s"]) for t in TOOLS}
+        s["import"][kind] = {t: stats(imp[kind][t]["s"]) for t in IMPORT_SNIPPETS[kind]}
     for t in TOOLS:
         runs = raw["start"][t]
         s["start"][t] = {

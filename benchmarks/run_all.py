@@ -260,6 +260,9 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
         a, b = by_tool[cl], by_tool[cc]
         r = None if not a["median"] or not b["median"] else a["median"] / b["median"]
         add(f"| {labels[kind][0]} vs {labels[kind][1]} | {_ms(a)} | {_ms(b)} | {_ratio(r)} |")
+    floor = s["import"]["tracking"].get("stdlib")
+    if floor is not None:
+        add(f"| reference, same rounds: `{bench_overhead.STDLIB_FLOOR}` | {_ms(floor)} | | |")
     add("")
     it = raw["import"]["importtime"]
     add(
