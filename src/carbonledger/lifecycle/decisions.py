@@ -199,6 +199,18 @@ class Indifference:
         """The carbon indifference point as a fraction of the service life."""
         return None if self.carbon_hours is None else self.carbon_hours / self.service_life_h
 
+    def cheaper_at(self, active_hours: float, kind: str = "carbon") -> str | None:
+        """The cheaper option at ``active_hours`` of use (``kind``: energy|carbon); None: equal."""
+        life, i = self.service_life_h, self.intensity_g_per_kwh
+        a, b = self.option_a, self.option_b
+        if kind == "energy":
+            va, vb = a.energy_kwh(active_hours, life), b.energy_kwh(active_hours, life)
+        elif kind == "carbon":
+            va, vb = a.carbon_g(active_hours, life, i), b.carbon_g(active_hours, life, i)
+        else:
+            raise ConfigError(f"kind must be energy or carbon, got {kind!r}")
+        return _cheaper(va, vb, a.name, b.name)
+
     def in_life(self, hours: float | None) -> bool:
         return hours is not None and 0.0 <= hours <= self.service_life_h
 

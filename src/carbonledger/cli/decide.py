@@ -1,0 +1,139 @@
+"""``carbonledger decide breakeven|indifference``: hardware decisions in carbon.
+
+    carbonledger decide breakeven --embodied-new-kg KG --power-old-w W --power-new-w W
+                                  --intensity G_PER_KWH [--pue X] [--json]
+    carbonledger decide indifference --a-power-w W [--a-idle-w W] [--a-embodied-kg KG]
+                                     [--a-pue X] [--a-name N]  (the same with --b-…)
+                                     --intensity G_PER_KWH --service-life-years Y [--json]
+
+Maths in :mod:`carbonledger.lifecycle.decisions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from carbonledger.cli.common import print_json
+
+__all__ = ["handle_breakeven", "handle_indifference", "register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "decide", help="hardware decisions: carbon breakeven and indifference points"
+    )
+    sub = p.add_subparsers(dest="decision", metavar="DECISION")
+    p.set_defaults(handler=lambda _args: _usage(p))
+
+    b: argparse.ArgumentParser = sub.add_parser(
+        "breakeven", help="when new, more efficient hardware pays back its embodied emissions"
+    )
+    b.add_argument("--embodied-new-kg", type=float, required=True, metavar="KG")
+    b.add_argument(
+        "--power-old-w",
+        type=float,
+        required=True,
+        metavar="W",
+        help="mean IT power of the old hardware for the work",
+    )
+    b.add_argument(
+        "--power-new-w",
+        type=float,
+        required=True,
+        metavar="W",
+        help="mean IT power of the new hardware for the same work",
+    )
+    b.add_argument("--intensity", type=float, required=True, metavar="G_PER_KWH")
+    b.add_argument("--pue", type=float, default=1.0, metavar="X")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(handler=handle_breakeven)
+
+    i: argparse.ArgumentParser = sub.add_parser(
+        "indifference", help="the usage at which two options cost the same energy and carbon"
+    )
+    for side in ("a", "b"):
+        i.add_argument(f"--{side}-name", default=f"option-{side}", metavar="N")
+        i.add_argument(
+            f"--{side}-power-w",
+            type=float,
+            required=True,
+            metavar="W",
+            help=f"option {side}: IT power while active",
+        )
+        i.add_argument(
+            f"--{side}-idle-w",
+            type=float,
+            default=0.0,
+            metavar="W",
+            help=f"option {side}: IT power while idle (default 0)",
+        )
+        i.add_argument(
+            f"--{side}-embodied-kg",
+            type=float,
+            default=0.0,
+            metavar="KG",
+            help=f"option {side}: embodied kgCO2e charged over the service life",
+        )
+        i.add_argument(f"--{side}-pue", type=float, default=1.0, metavar="X")
+    i.add_argument("--intensity", type=float, required=True, metavar="G_PER_KWH")
+    i.add_argument("--service-life-years", type=float, required=True, metavar="Y")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(handler=handle_indifference)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def handle_breakeven(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.decisions import breakeven
+
+    r = breakeven(
+        embodied_new_kg=args.embodied_new_kg,
+        power_old_w=args.power_old_w,
+        power_new_w=args.power_new_w,
+        intensity_g_per_kwh=args.intensity,
+        pue=args.pue,
+    )
+    if args.json:
+        print_json(r.to_dict())
+        return 0
+    print(f"power saved: {r.power_saving_w:g} W → {r.saved_g_per_hour:.4g} gCO2e per hour of use")
+    print(f"embodied emissions of the new hardware: {r.embodied_new_g / 1000:g} kgCO2e")
+    print(r.note)
+    return 0
+
+
+def _line(r: Any, kind: str) -> str:
+    hours = getattr(r, f"{kind}_hours")
+    life = r.service_life_h
+    if r.in_life(hours):
+        below = getattr(r, f"{kind}_cheaper_below") or "neither"
+        above = getattr(r, f"{kind}_cheaper_above") or "neither"
+        return (
+            f"{kind}: equal at {hours:,.0f} active hours ({hours / life:.1%} of the service "
+            f"life); cheaper below: {below}, above: {above}"
+        )
+    at_zero, at_full = r.cheaper_at(0.0, kind), r.cheaper_at(life, kind)
+    if at_zero == at_full:
+        who = at_zero or "neither (equal)"
+        return f"{kind}: {who} is cheaper at every usage over the service life"
+    return f"{kind}: {at_zero or 'neither'} at no use, {at_full or 'neither'} at full use"
+
+
+def handle_indifference(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.decisions import Option, indifference
+
+    a = Option(args.a_name, args.a_power_w, args.a_idle_w, args.a_embodied_kg, args.a_pue)
+    b = Option(args.b_name, args.b_power_w, args.b_idle_w, args.b_embodied_kg, args.b_pue)
+    r = indifference(
+        a, b, intensity_g_per_kwh=args.intensity, service_life_years=args.service_life_years
+    )
+    if args.json:
+        print_json(r.to_dict())
+        return 0
+    print(_line(r, "energy"))
+    print(_line(r, "carbon"))
+    return 0

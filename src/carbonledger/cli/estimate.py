@@ -1,0 +1,95 @@
+"""``carbonledger estimate``: a modelled footprint from hardware, time and place.
+
+    carbonledger estimate [--power-w W | --gpu NAME | --cpu NAME] [--count N]
+                          [--hours H | --device-hours H] [--utilization U] [--memory-gb G]
+                          [--pue X] [--intensity G_PER_KWH | --zone Z]
+                          [--embodied-kg KG --lifetime-years Y [--lifetime-use F]] [--json]
+
+Exclusive choices are checked by :func:`carbonledger.lifecycle.estimate.estimate`, so a bad
+combination is a configuration error (exit 3, one line), like any other invalid value.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from carbonledger.cli.common import print_json
+
+__all__ = ["handle_estimate", "register"]
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "estimate",
+        help="estimate a footprint from hardware and time (nothing measured)",
+        description="Energy = power × utilisation × device-hours (+ 0.3725 W/GB memory); "
+        "× PUE; × grid intensity; + embodied (SCI). Every figure is labelled modeled.",
+    )
+    power = p.add_argument_group("power (exactly one)")
+    power.add_argument("--power-w", type=float, metavar="W", help="mean power per device (W)")
+    power.add_argument("--gpu", metavar="NAME", help="a GPU model (its TDP), e.g. A100, V100")
+    power.add_argument("--cpu", metavar="NAME", help="a CPU model (its TDP), e.g. 'EPYC 7763'")
+    p.add_argument(
+        "--count", type=int, default=1, metavar="N", help="number of devices (default 1)"
+    )
+    time = p.add_argument_group("time (exactly one)")
+    time.add_argument("--hours", type=float, metavar="H", help="wall-clock hours, each device")
+    time.add_argument("--device-hours", type=float, metavar="H", help="total device-hours")
+    p.add_argument(
+        "--utilization",
+        type=float,
+        default=1.0,
+        metavar="U",
+        help="mean utilisation of the power, 0..1 (default 1)",
+    )
+    p.add_argument("--memory-gb", type=float, metavar="G", help="memory (GB), 0.3725 W/GB")
+    p.add_argument(
+        "--pue", type=float, metavar="X", help="data-centre PUE (default: provider's, else 1.0)"
+    )
+    p.add_argument(
+        "--intensity", type=float, metavar="G_PER_KWH", help="grid intensity (gCO2e/kWh)"
+    )
+    p.add_argument("--zone", metavar="Z", help="grid zone (FR, US-CA, aws:eu-west-3, …)")
+    p.add_argument("--embodied-kg", type=float, metavar="KG", help="embodied kgCO2e per device")
+    p.add_argument("--lifetime-years", type=float, metavar="Y", help="hardware lifetime (years)")
+    p.add_argument(
+        "--lifetime-use",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="fraction of the lifetime in use (default 1)",
+    )
+    p.add_argument("--name", default="estimate", help="a name for the estimate")
+    p.add_argument("--phase", default="other", help="data|experimentation|training|inference|other")
+    p.add_argument("--json", action="store_true", help="the footprint JSON")
+    p.set_defaults(handler=handle_estimate)
+
+
+def handle_estimate(args: argparse.Namespace) -> int:
+    from carbonledger.lifecycle.estimate import estimate
+    from carbonledger.report.text import summary
+
+    fp = estimate(
+        power_w=args.power_w,
+        gpu=args.gpu,
+        cpu=args.cpu,
+        count=args.count,
+        hours=args.hours,
+        device_hours=args.device_hours,
+        utilization=args.utilization,
+        memory_gb=args.memory_gb,
+        pue=args.pue,
+        intensity_g_per_kwh=args.intensity,
+        zone=args.zone,
+        embodied_kg=args.embodied_kg,
+        lifetime_years=args.lifetime_years,
+        lifetime_use=args.lifetime_use,
+        name=args.name,
+        phase=args.phase,
+    )
+    if args.json:
+        print_json(fp.to_dict())
+    else:
+        print(summary(fp))
+    return 0
