@@ -1,0 +1,405 @@
+"""Modelled CPU power, for machines whose CPU has no energy counter (VMs, containers, macOS).
+
+The model (see docs/methodology/sensors.md):
+
+    P(u) = TDP × sockets × (f_idle + (1 − f_idle) × u)
+
+``u`` is the machine-wide CPU utilisation over the interval between two reads (from
+``psutil.cpu_times`` differences), ``TDP`` the thermal design power of one socket, and
+``f_idle`` = :data:`IDLE_FRACTION`, the median ratio of active-idle to full-load power of
+the published SPECpower_ssj2008 results (computed by ``scripts/build_cpu_table.py``).
+Energy accumulates per read: ``E += P(u) × Δt``.
+
+TDP comes from ``ctx.cpu_tdp_w`` (per socket; method ``modeled``, source
+``user:cpu_tdp_w``), else from the bundled table ``data/cpu_tdp.csv`` (built from
+CodeCarbon's ``cpu_power.csv``; ``modeled``, source ``tdp-table:cpu_power.csv:<name>``),
+else :data:`DEFAULT_TDP_W` (method ``default``, source ``default-tdp``).
+
+Matching a CPU name to the table never guesses: names are normalised (vendor marks,
+clock speeds, core counts and generation words removed), the *model tokens* (tokens
+with a digit: ``6248``, ``e5 2670 v3``, ``9 5950x``) must be identical, and the table
+entry's other words (``xeon``, ``gold``) must all appear in the CPU's name. No match, or
+more than one, means unknown.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import math
+import platform
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import psutil
+
+from carbonledger.errors import DataError
+from carbonledger.records import Component, DeviceInfo, Method, Reading
+from carbonledger.sensors import _sysfs
+from carbonledger.sensors.base import Absent, ProbeContext
+
+__all__ = [
+    "DEFAULT_TDP_W",
+    "DEFAULT_UNCERTAINTY_REL",
+    "IDLE_FRACTION",
+    "MODELED_UNCERTAINTY_REL",
+    "CpuEntry",
+    "CpuKey",
+    "CpuModelSensor",
+    "CpuTable",
+    "count_sockets",
+    "machine_cpu_times",
+    "modeled_power_w",
+    "normalise_cpu_name",
+    "parse_cpu_name",
+    "probe",
+    "read_cpu_name",
+]
+
+log = logging.getLogger(__name__)
+
+KIND = "cpu_model"
+DEVICE_ID = "model:cpu"
+TABLE_FILE = "cpu_tdp.csv"
+TABLE_HEADER = ("model_key", "name", "tdp_w")
+# Median (active idle W) / (100 % load W) over the 1,088 SPECpower_ssj2008 results in
+# specpower_2026-03-09.csv (via Cloud Carbon Footprint); interquartile range 0.19-0.32.
+# scripts/build_cpu_table.py recomputes it and fails if this constant drifts.
+IDLE_FRACTION = 0.245
+# Median TDP of the Xeon and EPYC server parts in cpu_power.csv (recomputed and checked by
+# scripts/build_cpu_table.py): used when the CPU is unknown.
+DEFAULT_TDP_W = 120.0
+# TDP is a thermal rating, not measured draw; together with the linear utilisation model
+# (real curves are concave, turbo exceeds TDP) a modelled figure can be off by a third.
+MODELED_UNCERTAINTY_REL = 0.35
+# With a default TDP the error is dominated by the unknown part: server CPUs span roughly
+# 45-400 W per socket.
+DEFAULT_UNCERTAINTY_REL = 0.5
+
+# -- name normalisation --------------------------------------------------------------------
+_VENDORS = {"intel": "intel", "amd": "amd", "genuineintel": "intel", "authenticamd": "amd"}
+_STOP_WORDS = {"cpu", "processor", "apu"}
+_NOISE = [
+    re.compile(p)
+    for p in (
+        r"\(r\)|\(tm\)|\(c\)|®|™",
+        r"@\s*\d+(?:\.\d+)?\s*[gm]hz",  # "@ 2.50GHz"
+        r"\b\d+(?:\.\d+)?\s*[gm]hz\b",  # "3.06GHz"
+        r"\b(?:with|w/)\s.*$",  # "with Radeon Graphics", "w/ Radeon 780M Graphics"
+        r"\bradeon\b.*$",  # "Radeon R7, 12 Compute Cores 4C+8G"
+        r",?\s*\d+\s+compute\s+cores?\b.*$",
+        r"\b\d+(?:st|nd|rd|th)\s+gen(?:eration)?\b",  # "12th Gen", "7th Gen"
+        r"\b\d+-cores?\b",  # "64-Core", "64-Cores"
+        r"\b\d+\s+cores?\b",
+        r"\bx-series\b",
+    )
+]
+_SPLIT = re.compile(r"[\s,;/()\[\]_\-]+")
+
+
+@dataclass(frozen=True)
+class CpuKey:
+    """A CPU name reduced to what identifies it: vendor and normalised tokens."""
+
+    vendor: str | None
+    tokens: tuple[str, ...]
+
+    @property
+    def model(self) -> tuple[str, ...]:
+        """The model tokens: those with a digit, in order (``("e5", "2670", "v3")``)."""
+        return tuple(t for t in self.tokens if any(c.isdigit() for c in t))
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The other tokens (``{"xeon", "gold"}``)."""
+        return frozenset(t for t in self.tokens if not any(c.isdigit() for c in t))
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.vendor, *self.tokens] if self.vendor else self.tokens)
+
+
+def parse_cpu_name(name: str) -> CpuKey:
+    """Normalise a CPU name (``/proc/cpuinfo``, a table, a user) into a :class:`CpuKey`."""
+    text = name.lower()
+    for pattern in _NOISE:
+        text = pattern.sub(" ", text)
+    vendor: str | None = None
+    tokens: list[str] = []
+    for token in _SPLIT.split(text):
+        if not token or token in _STOP_WORDS:
+            continue
+        if token in _VENDORS:
+            vendor = vendor or _VENDORS[token]
+            continue
+        tokens.append(token)
+    return CpuKey(vendor, tuple(tokens))
+
+
+def normalise_cpu_name(name: str) -> str:
+    """The table key of a CPU name: ``"Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"`` →
+    ``"intel xeon gold 6248"``. Idempotent."""
+    return parse_cpu_name(name).text
+
+
+# -- the TDP table -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CpuEntry:
+    """One row of the TDP table."""
+
+    key: str
+    name: str
+    tdp_w: float
+
+
+class CpuTable:
+    """The bundled TDP table, indexed by model tokens."""
+
+    def __init__(self, entries: Sequence[CpuEntry]) -> None:
+        self.entries = tuple(entries)
+        self._index: dict[tuple[str, ...], list[tuple[CpuKey, CpuEntry]]] = {}
+        for entry in self.entries:
+            key = parse_cpu_name(entry.key)
+            if key.model:
+                self._index.setdefault(key.model, []).append((key, entry))
+
+    @classmethod
+    def parse(cls, text: str, origin: str) -> CpuTable:
+        """Parse the table's CSV text; malformed rows raise :class:`DataError` naming the line."""
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header is None or tuple(header) != TABLE_HEADER:
+            raise DataError(f"{origin}:1: expected header {','.join(TABLE_HEADER)}, got {header}")
+        entries = []
+        for row in reader:
+            line = reader.line_num
+            if len(row) != len(TABLE_HEADER):
+                raise DataError(f"{origin}:{line}: expected 3 fields, got {len(row)}")
+            key, name, tdp_text = row
+            try:
+                tdp_w = float(tdp_text)
+            except ValueError:
+                raise DataError(f"{origin}:{line}: tdp_w {tdp_text!r} is not a number") from None
+            if not (math.isfinite(tdp_w) and tdp_w > 0) or not key or not name:
+                raise DataError(f"{origin}:{line}: invalid row {row!r}")
+            entries.append(CpuEntry(key, name, tdp_w))
+        return cls(entries)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> CpuTable:
+        """The table at ``path``, or the bundled ``data/cpu_tdp.csv``."""
+        if path is not None:
+            try:
+                return cls.parse(path.read_text(encoding="utf-8"), str(path))
+            except OSError as exc:
+                raise DataError(f"cannot read CPU table {path}: {exc}") from None
+        return _bundled_table()
+
+    def match(self, name: str) -> CpuEntry | None:
+        """The entry for CPU ``name``, or ``None`` when unknown or ambiguous."""
+        cpu = parse_cpu_name(name)
+        if not cpu.model:
+            return None
+        candidates = [
+            (key, entry)
+            for key, entry in self._index.get(cpu.model, ())
+            if (key.vendor is None or cpu.vendor is None or key.vendor == cpu.vendor)
+            and key.words <= cpu.words
+        ]
+        if len(candidates) == 1:
+            return candidates[0][1]
+        exact = [entry for key, entry in candidates if key.words == cpu.words]
+        return exact[0] if len(exact) == 1 else None
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_table() -> CpuTable:
+    resource = resources.files("carbonledger").joinpath("data").joinpath(TABLE_FILE)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read bundled CPU table {TABLE_FILE}: {exc}") from None
+    return CpuTable.parse(text, f"carbonledger/data/{TABLE_FILE}")
+
+
+# -- machine facts -------------------------------------------------------------------------
+def read_cpu_name(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU model name from ``/proc/cpuinfo`` (first ``model name``), else from
+    :func:`platform.processor`; ``None`` when neither says anything useful."""
+    try:
+        text = cpuinfo_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return " ".join(value.split())
+    fallback = platform.processor().strip()
+    if fallback and fallback != platform.machine():
+        return fallback
+    return None
+
+
+def is_virtual_machine(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU flags say a hypervisor is present."""
+    try:
+        text = cpuinfo_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return "hypervisor" in value.split()
+    return False
+
+
+def count_sockets(sysfs_root: Path) -> int | None:
+    """Distinct ``physical_package_id`` values under ``<sysfs_root>/devices/system/cpu``."""
+    packages: set[int] = set()
+    for path in (sysfs_root / "devices" / "system" / "cpu").glob(
+        "cpu[0-9]*/topology/physical_package_id"
+    ):
+        try:
+            packages.add(int(_sysfs.read_text(path)))
+        except (OSError, ValueError):
+            continue
+    packages.discard(-1)  # "unknown" on some VMs and ARM boards
+    return len(packages) or None
+
+
+CpuTimes = Callable[[], tuple[float, float]]
+
+_NOT_OURS = ("guest", "guest_nice", "steal")  # guest time is already in user/nice on Linux
+_IDLE = ("idle", "iowait")
+
+
+def machine_cpu_times() -> tuple[float, float]:
+    """``(busy_s, total_s)`` of all CPUs since boot; stolen and guest time excluded."""
+    fields = psutil.cpu_times()._asdict()
+    total = sum(v for k, v in fields.items() if k not in _NOT_OURS)
+    idle = sum(fields.get(k, 0.0) for k in _IDLE)
+    return total - idle, total
+
+
+def modeled_power_w(
+    tdp_w: float, sockets: int, utilisation: float, idle_fraction: float = IDLE_FRACTION
+) -> float:
+    """``TDP × sockets × (f_idle + (1 − f_idle) × u)``, with ``u`` clamped to [0, 1]."""
+    u = min(1.0, max(0.0, utilisation))
+    return tdp_w * sockets * (idle_fraction + (1.0 - idle_fraction) * u)
+
+
+# -- the sensor ----------------------------------------------------------------------------
+class CpuModelSensor:
+    """Cumulative modelled CPU energy: ``E += P(u) × Δt`` at every read."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        device: DeviceInfo,
+        *,
+        tdp_w: float,
+        sockets: int,
+        cpu_times: CpuTimes = machine_cpu_times,
+        clock: Callable[[], float] = time.monotonic,
+        idle_fraction: float = IDLE_FRACTION,
+    ) -> None:
+        self._device = device
+        self.tdp_w = tdp_w
+        self.sockets = sockets
+        self.idle_fraction = idle_fraction
+        self._cpu_times = cpu_times
+        self._clock = clock
+        self._last_t = clock()
+        self._last_busy, self._last_total = cpu_times()
+        self._last_u = 0.0
+        self.energy_j = 0.0
+        self._warned = False
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [self._device]
+
+    def read(self) -> list[Reading]:
+        try:
+            busy, total = self._cpu_times()
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("%s: cannot read CPU times: %s", DEVICE_ID, exc)
+            return [Reading(DEVICE_ID, None)]
+        t = self._clock()
+        dt = max(0.0, t - self._last_t)
+        d_total = total - self._last_total
+        if d_total > 0:
+            self._last_u = min(1.0, max(0.0, (busy - self._last_busy) / d_total))
+        power_w = modeled_power_w(self.tdp_w, self.sockets, self._last_u, self.idle_fraction)
+        self.energy_j += power_w * dt
+        self._last_t, self._last_busy, self._last_total = t, busy, total
+        return [Reading(DEVICE_ID, self.energy_j, power_w)]
+
+    def close(self) -> None:
+        pass
+
+
+def probe(
+    ctx: ProbeContext,
+    *,
+    cpuinfo_path: Path = Path("/proc/cpuinfo"),
+    cpu_times: CpuTimes = machine_cpu_times,
+    clock: Callable[[], float] = time.monotonic,
+    table: CpuTable | None = None,
+) -> CpuModelSensor | Absent:
+    """A modelled CPU from the CPU's name, socket count and TDP (see the module doc)."""
+    cpu_name = read_cpu_name(cpuinfo_path)
+    counted = count_sockets(ctx.sysfs_root)
+    sockets = counted or 1
+    entry = None
+    if ctx.cpu_tdp_w is not None:
+        tdp_w, method, source = ctx.cpu_tdp_w, Method.MODELED, "user:cpu_tdp_w"
+        uncertainty = MODELED_UNCERTAINTY_REL
+    else:
+        entry = (table or CpuTable.load()).match(cpu_name) if cpu_name else None
+        if entry is not None:
+            tdp_w, method = entry.tdp_w, Method.MODELED
+            source = f"tdp-table:cpu_power.csv:{entry.name}"
+            uncertainty = MODELED_UNCERTAINTY_REL
+        else:
+            tdp_w, method, source = DEFAULT_TDP_W, Method.DEFAULT, "default-tdp"
+            uncertainty = DEFAULT_UNCERTAINTY_REL
+    details: dict[str, object] = {
+        "cpu_name": cpu_name,
+        "tdp_w": tdp_w,
+        "table_match": entry.name if entry is not None else None,
+        "sockets": sockets,
+        "sockets_source": "sysfs physical_package_id" if counted else "assumed 1",
+        "idle_fraction": IDLE_FRACTION,
+        "formula": "P = TDP × sockets × (f_idle + (1 − f_idle) × u)",
+        "virtual_machine": is_virtual_machine(cpuinfo_path),
+    }
+    if details["virtual_machine"]:
+        details["note"] = (
+            "virtual machine: the model counts whole physical sockets; set cpu_tdp_w to "
+            "this VM's share of the host CPU's TDP"
+        )
+    device = DeviceInfo(
+        device_id=DEVICE_ID,
+        component=Component.CPU,
+        name=cpu_name or "unknown CPU",
+        method=method,
+        source=source,
+        uncertainty_rel=uncertainty,
+        details=details,
+    )
+    try:
+        return CpuModelSensor(
+            device, tdp_w=tdp_w, sockets=sockets, cpu_times=cpu_times, clock=clock
+        )
+    except Exception as exc:
+        return Absent(KIND, f"cannot read CPU times: {exc}", component=Component.CPU)

@@ -1,0 +1,461 @@
+"""NVIDIA GPU energy through NVML (``nvidia-ml-py``, module ``pynvml``, imported lazily).
+
+Energy: ``nvmlDeviceGetTotalEnergyConsumption`` (mJ since the driver loaded; Volta and
+later) read by differences; where it is not supported, ``nvmlDeviceGetPowerUsage`` (mW)
+integrated by the trapezoid rule between reads.
+
+Which GPUs: those visible to the process under ``CUDA_VISIBLE_DEVICES`` (from
+``ctx.environ``): unset means all; an empty value means none; entries are NVML indices
+(PCI bus order, which is CUDA's order with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or when all
+GPUs are the same model), ``GPU-<uuid>`` (or a unique prefix), ``MIG-<uuid>`` (or a
+unique prefix) or ``MIG-GPU-<uuid>/<gi>/<ci>``; as in CUDA, the first invalid entry ends
+the list.
+
+MIG: an instance has no energy counter of its own. The device reported is the parent GPU
+(``nvml:<GPU uuid>``, ``details["mig"] = True``, the visible instances listed in
+``details["mig_instances"]``, and the source says the counter is the parent's), once, even
+when several of its instances are visible.
+
+Per-process share (when ``ctx.tracked_pids`` is given), in ``Reading.process_share``:
+
+1. ``nvmlDeviceGetProcessUtilization``: the tracked pids' SM utilisation over all pids'
+   in the samples since the previous read;
+2. where that is unsupported (MIG, older GPUs) or no process used the SMs in the
+   interval, ``nvmlDeviceGetComputeRunningProcesses``: 1.0 when only tracked pids hold the
+   GPU, 0.0 when the tracked tree holds nothing on it, else the tracked pids' share of
+   the GPU memory held (of the process count where memory is not reported);
+3. ``None`` (the sampler decides) when NVML's pids are not visible from this process (a
+   container with its own PID namespace) or the queries fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from carbonledger.records import Component, DeviceInfo, Method, Reading
+from carbonledger.sampling.integrate import EnergyAccumulator
+from carbonledger.sensors.base import Absent, ProbeContext
+from carbonledger.units import bytes_to_gib, mj_to_j, mw_to_w
+
+__all__ = [
+    "COUNTER_UNCERTAINTY_REL",
+    "POWER_UNCERTAINTY_REL",
+    "NvmlSensor",
+    "parse_visible_devices",
+    "probe",
+]
+
+log = logging.getLogger(__name__)
+
+KIND = "nvml"
+# NVML documents its power readings as accurate to ±5 % of the current draw; the energy
+# counter integrates the same sensor. Power sampled between reads adds the error of
+# interpolating between samples (Yang et al. 2024 report NVML power on A100/H100 sampling
+# only part of each window), hence the wider band. See docs/methodology/sensors.md.
+COUNTER_UNCERTAINTY_REL = 0.05
+POWER_UNCERTAINTY_REL = 0.10
+# No GPU board draws this much; a larger mean power between two reads is a reset or misread.
+MAX_PLAUSIBLE_POWER_W = 5000.0
+_MIN_DT_S = 1e-3
+_NVML_DEVICE_MIG_ENABLE = 1
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def parse_visible_devices(value: str | None) -> list[str] | None:
+    """``CUDA_VISIBLE_DEVICES`` as a list of entries; ``None`` when unset (all visible)."""
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",")] if value.strip() else []
+
+
+@dataclass
+class _Physical:
+    index: int
+    handle: Any
+    uuid: str
+    mig_enabled: bool
+    mig_uuids: list[str]
+
+
+def _unique_prefix(prefix: str, candidates: Sequence[str]) -> str | None:
+    exact = [c for c in candidates if c == prefix]
+    if exact:
+        return exact[0]
+    found = [c for c in candidates if c.startswith(prefix)]
+    return found[0] if len(found) == 1 else None
+
+
+def _select(entries: list[str], gpus: Sequence[_Physical]) -> list[tuple[int, str | None]]:
+    """(physical index, MIG uuid or None) for each valid entry, up to the first invalid."""
+    selected: list[tuple[int, str | None]] = []
+    all_migs = {m: g.index for g in gpus for m in g.mig_uuids}
+    for entry in entries:
+        choice: tuple[int, str | None] | None = None
+        if entry.isdigit():
+            if int(entry) < len(gpus):
+                choice = (int(entry), None)
+        elif entry.startswith("MIG-GPU-"):  # legacy MIG-GPU-<uuid>/<gi>/<ci>
+            parent = _unique_prefix(entry[len("MIG-") :].split("/")[0], [g.uuid for g in gpus])
+            if parent is not None:
+                gpu = next(g for g in gpus if g.uuid == parent)
+                choice = (gpu.index, entry)
+        elif entry.startswith("MIG-"):
+            mig = _unique_prefix(entry, list(all_migs))
+            if mig is not None:
+                choice = (all_migs[mig], mig)
+        elif entry.startswith("GPU-"):
+            uuid = _unique_prefix(entry, [g.uuid for g in gpus])
+            if uuid is not None:
+                choice = (next(g.index for g in gpus if g.uuid == uuid), None)
+        if choice is None:
+            break  # CUDA ignores an invalid entry and everything after it
+        if choice not in selected:
+            selected.append(choice)
+    return selected
+
+
+@dataclass
+class _Gpu:
+    index: int
+    handle: Any
+    info: DeviceInfo
+    energy_counter: bool
+    last_mj: int = 0
+    last_t: float = 0.0
+    energy_j: float = 0.0
+    accumulator: EnergyAccumulator = field(default_factory=EnergyAccumulator)
+    proc_util: bool = True
+    last_seen_us: int = 0
+    logged: set[str] = field(default_factory=set)
+
+
+class NvmlSensor:
+    """Cumulative energy of the visible NVIDIA GPUs, with per-process shares."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        nvml: Any,
+        gpus: Sequence[_Gpu],
+        *,
+        tracked_pids: Callable[[], set[int]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        pid_exists: Callable[[int], bool] = psutil.pid_exists,
+    ) -> None:
+        self._nv = nvml
+        self._gpus = list(gpus)
+        self._tracked_pids = tracked_pids
+        self._clock = clock
+        self._pid_exists = pid_exists
+        self._closed = False
+        now, now_us = clock(), int(wall_clock() * 1e6)
+        for gpu in self._gpus:
+            gpu.last_t = now
+            gpu.last_seen_us = now_us
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [g.info for g in self._gpus]
+
+    def read(self) -> list[Reading]:
+        if self._closed:
+            return [Reading(g.info.device_id, None) for g in self._gpus]
+        pids = self._pids()
+        return [self._read_one(gpu, pids) for gpu in self._gpus]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._nv.nvmlShutdown()
+        except Exception as exc:
+            log.debug("nvmlShutdown failed: %s", exc)
+
+    # -- internals -------------------------------------------------------------------
+    def _log_once(self, gpu: _Gpu, key: str, message: str) -> None:
+        if key not in gpu.logged:
+            gpu.logged.add(key)
+            log.warning("%s: %s", gpu.info.device_id, message)
+
+    def _pids(self) -> set[int] | None:
+        if self._tracked_pids is None:
+            return None
+        try:
+            return set(self._tracked_pids())
+        except Exception as exc:
+            log.warning("nvml: cannot list the tracked processes: %s", exc)
+            return None
+
+    def _read_one(self, gpu: _Gpu, pids: set[int] | None) -> Reading:
+        device_id = gpu.info.device_id
+        t = self._clock()
+        try:
+            if gpu.energy_counter:
+                energy_j, power_w = self._read_counter(gpu, t)
+            else:
+                power_w = mw_to_w(float(self._nv.nvmlDeviceGetPowerUsage(gpu.handle)))
+                energy_j = gpu.accumulator.add_power(t, power_w)
+        except (self._nv.NVMLError, AttributeError, ValueError, TypeError) as exc:
+            self._log_once(gpu, "read", f"read failed ({exc}); reported as missing")
+            return Reading(device_id, None)
+        share = self._share(gpu, pids) if pids is not None else None
+        return Reading(device_id, energy_j, power_w, share)
+
+    def _read_counter(self, gpu: _Gpu, t: float) -> tuple[float | None, float | None]:
+        mj = int(self._nv.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+        dt = t - gpu.last_t
+        delta_j = mj_to_j(mj - gpu.last_mj)
+        if delta_j < 0 or delta_j > MAX_PLAUSIBLE_POWER_W * max(dt, _MIN_DT_S):
+            self._log_once(
+                gpu,
+                "jump",
+                f"energy counter went from {gpu.last_mj} to {mj} mJ in {dt:.3g} s (driver "
+                "reload or misread); that interval is not counted",
+            )
+            gpu.last_mj, gpu.last_t = mj, t
+            return None, None
+        gpu.energy_j += delta_j
+        gpu.last_mj, gpu.last_t = mj, t
+        return gpu.energy_j, (delta_j / dt if dt > 0 else None)
+
+    def _share(self, gpu: _Gpu, pids: set[int]) -> float | None:
+        nv = self._nv
+        if gpu.proc_util:
+            try:
+                samples = list(nv.nvmlDeviceGetProcessUtilization(gpu.handle, gpu.last_seen_us))
+            except nv.NVMLError as exc:
+                if getattr(exc, "value", None) != nv.NVML_ERROR_NOT_FOUND:  # not: no samples
+                    gpu.proc_util = False
+                samples = []
+            except AttributeError:
+                gpu.proc_util = False
+                samples = []
+            if samples:
+                gpu.last_seen_us = max(gpu.last_seen_us, *(int(s.timeStamp) for s in samples))
+                total = sum(float(s.smUtil) for s in samples)
+                if total > 0:
+                    if not any(self._pid_exists(int(s.pid)) for s in samples):
+                        return self._foreign_pids(gpu)
+                    return sum(float(s.smUtil) for s in samples if int(s.pid) in pids) / total
+        return self._share_from_processes(gpu, pids)
+
+    def _share_from_processes(self, gpu: _Gpu, pids: set[int]) -> float | None:
+        try:
+            procs = list(self._nv.nvmlDeviceGetComputeRunningProcesses(gpu.handle))
+        except (self._nv.NVMLError, AttributeError) as exc:
+            self._log_once(gpu, "procs", f"cannot list GPU processes ({exc}); share unknown")
+            return None
+        if not procs:
+            return 0.0
+        if not any(self._pid_exists(int(p.pid)) for p in procs):
+            return self._foreign_pids(gpu)
+        mine = [p for p in procs if int(p.pid) in pids]
+        if not mine:
+            return 0.0
+        if len(mine) == len(procs):
+            return 1.0
+        memory = [p.usedGpuMemory for p in procs]
+        if any(m is None for m in memory) or sum(memory) <= 0:
+            return len(mine) / len(procs)
+        return float(sum(p.usedGpuMemory for p in mine)) / float(sum(memory))
+
+    def _foreign_pids(self, gpu: _Gpu) -> float | None:
+        self._log_once(
+            gpu,
+            "pidns",
+            "NVML's process ids are not visible from here (a container with its own PID "
+            "namespace?); the process share is left to the sampler",
+        )
+        return None
+
+
+def _nvml_call(nv: Any, fn: str, *args: Any) -> Any:
+    """``nv.<fn>(*args)``, or ``None`` when NVML cannot answer."""
+    try:
+        return getattr(nv, fn)(*args)
+    except (nv.NVMLError, AttributeError):
+        return None
+
+
+def _physical_gpus(nv: Any) -> list[_Physical]:
+    gpus = []
+    for index in range(int(nv.nvmlDeviceGetCount())):
+        handle = nv.nvmlDeviceGetHandleByIndex(index)
+        uuid = _text(nv.nvmlDeviceGetUUID(handle))
+        mode = _nvml_call(nv, "nvmlDeviceGetMigMode", handle)
+        enabled = bool(mode) and int(mode[0]) == _NVML_DEVICE_MIG_ENABLE
+        migs: list[str] = []
+        if enabled:
+            for slot in range(int(_nvml_call(nv, "nvmlDeviceGetMaxMigDeviceCount", handle) or 0)):
+                mig = _nvml_call(nv, "nvmlDeviceGetMigDeviceHandleByIndex", handle, slot)
+                if mig is not None:
+                    migs.append(_text(nv.nvmlDeviceGetUUID(mig)))
+        gpus.append(_Physical(index, handle, uuid, enabled, migs))
+    return gpus
+
+
+def _open_gpu(nv: Any, gpu: _Physical, visible_migs: list[str]) -> _Gpu | None:
+    handle = gpu.handle
+    name = _text(nv.nvmlDeviceGetName(handle))
+    memory = _nvml_call(nv, "nvmlDeviceGetMemoryInfo", handle)
+    limit_mw = _nvml_call(nv, "nvmlDeviceGetEnforcedPowerLimit", handle)
+    if limit_mw is None:
+        limit_mw = _nvml_call(nv, "nvmlDeviceGetPowerManagementLimit", handle)
+    counter = _nvml_call(nv, "nvmlDeviceGetTotalEnergyConsumption", handle)
+    if counter is None and _nvml_call(nv, "nvmlDeviceGetPowerUsage", handle) is None:
+        log.warning("nvml: %s (%s) reports neither energy nor power; left out", name, gpu.uuid)
+        return None
+    source = f"nvml:{gpu.uuid}"
+    details: dict[str, Any] = {
+        "index": gpu.index,
+        "uuid": gpu.uuid,
+        "memory_total_gb": bytes_to_gib(float(memory.total)) if memory is not None else None,
+        "power_limit_w": mw_to_w(float(limit_mw)) if limit_mw is not None else None,
+        "energy_counter": counter is not None,
+        "mig": gpu.mig_enabled,
+    }
+    if gpu.mig_enabled:
+        details["mig_instances"] = visible_migs
+        details["counter_scope"] = "parent GPU: all of its MIG instances together"
+        source += " (MIG parent GPU counter)"
+    info = DeviceInfo(
+        device_id=f"nvml:{gpu.uuid}",
+        component=Component.GPU,
+        name=name,
+        method=Method.MEASURED,
+        source=source,
+        uncertainty_rel=COUNTER_UNCERTAINTY_REL if counter is not None else POWER_UNCERTAINTY_REL,
+        details=details,
+    )
+    return _Gpu(gpu.index, handle, info, counter is not None, last_mj=int(counter or 0))
+
+
+def _start_failure(nv: Any, exc: Exception) -> Absent:
+    code = getattr(exc, "value", None)
+    no_driver = {
+        getattr(nv, "NVML_ERROR_DRIVER_NOT_LOADED", 9),
+        getattr(nv, "NVML_ERROR_LIBRARY_NOT_FOUND", 12),
+    }
+    if code in no_driver:
+        reason = f"NVML could not start: no NVIDIA driver ({exc})"
+    elif code == getattr(nv, "NVML_ERROR_NO_PERMISSION", 4):
+        reason = f"NVML could not start: permission denied ({exc})"
+    else:
+        reason = f"NVML could not start: {exc}"
+    return Absent(
+        KIND,
+        reason,
+        fix="install the NVIDIA driver; in a container, start it with the NVIDIA Container "
+        "Toolkit (docker run --gpus all ...)",
+        component=Component.GPU,
+    )
+
+
+def probe(
+    ctx: ProbeContext,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+    pid_exists: Callable[[int], bool] = psutil.pid_exists,
+) -> NvmlSensor | Absent:
+    """Open the NVIDIA GPUs visible to this process, or say why there are none."""
+    try:
+        import pynvml as nv
+    except ImportError:
+        return Absent(
+            KIND,
+            "nvidia-ml-py not installed",
+            fix="pip install 'carbonledger[nvidia]'",
+            component=Component.GPU,
+        )
+    try:
+        nv.nvmlInit()
+    except nv.NVMLError as exc:
+        return _start_failure(nv, exc)
+    try:
+        return _open(nv, ctx, clock=clock, wall_clock=wall_clock, pid_exists=pid_exists)
+    except Exception as exc:
+        _nvml_call(nv, "nvmlShutdown")
+        return Absent(KIND, f"NVML failed while listing GPUs: {exc}", component=Component.GPU)
+
+
+def _open(
+    nv: Any,
+    ctx: ProbeContext,
+    *,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+    pid_exists: Callable[[int], bool],
+) -> NvmlSensor | Absent:
+    gpus = _physical_gpus(nv)
+    if not gpus:
+        nv.nvmlShutdown()
+        return Absent(KIND, "NVML found no NVIDIA GPU", component=Component.GPU)
+    raw = ctx.environ.get("CUDA_VISIBLE_DEVICES")
+    entries = parse_visible_devices(raw)
+    if entries is None:
+        selected: list[tuple[int, str | None]] = [(g.index, None) for g in gpus]
+    else:
+        selected = _select(entries, gpus)
+        if (
+            any(e.isdigit() for e in entries)
+            and len({_text(nv.nvmlDeviceGetName(g.handle)) for g in gpus}) > 1
+        ) and ctx.environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
+            log.warning(
+                "nvml: CUDA_VISIBLE_DEVICES uses indices on a machine with different GPU "
+                "models; they are read in PCI bus order: set CUDA_DEVICE_ORDER=PCI_BUS_ID "
+                "so that CUDA agrees"
+            )
+    if not selected:
+        nv.nvmlShutdown()
+        return Absent(
+            KIND,
+            f"no GPU visible to this process (CUDA_VISIBLE_DEVICES={raw!r})",
+            fix="unset or widen CUDA_VISIBLE_DEVICES to measure GPUs",
+            component=Component.GPU,
+        )
+    # One device per physical GPU; MIG instances are gathered under their parent.
+    order: list[int] = []
+    migs: dict[int, list[str] | None] = {}
+    for index, mig in selected:
+        if index not in migs:
+            order.append(index)
+            migs[index] = []
+        current = migs[index]
+        if mig is None:
+            migs[index] = None  # the whole GPU
+        elif current is not None and mig not in current:
+            current.append(mig)
+    opened = []
+    for index in order:
+        gpu = gpus[index]
+        visible = migs[index]
+        gpu_state = _open_gpu(nv, gpu, gpu.mig_uuids if visible is None else visible)
+        if gpu_state is not None:
+            opened.append(gpu_state)
+    if not opened:
+        nv.nvmlShutdown()
+        return Absent(
+            KIND,
+            "NVML can read neither energy nor power on the visible GPUs",
+            component=Component.GPU,
+        )
+    return NvmlSensor(
+        nv,
+        opened,
+        tracked_pids=ctx.tracked_pids,
+        clock=clock,
+        wall_clock=wall_clock,
+        pid_exists=pid_exists,
+    )

@@ -1,0 +1,238 @@
+"""The sensor registry: which kinds exist, and discovery of what this machine offers.
+
+Built-in kinds, probed in this order: ``rapl``, ``nvml``, ``amdsmi``; then the models,
+``cpu_model`` (fallback for CPU) and ``ram_model`` (fallback for RAM). A fallback is probed
+only when no sensor already found covers its component: RAPL with package and DRAM
+domains needs neither model; RAPL with packages only brings in ``ram_model``; no RAPL at
+all brings in both. A factory that raises becomes an :class:`Absent` with its message.
+
+:func:`describe` and :func:`describe_text` render a :class:`Discovery` for
+``carbonledger devices [--json]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carbonledger.errors import ConfigError
+from carbonledger.records import Component, DeviceInfo, Method
+from carbonledger.sensors import amdsmi, cpu_model, nvml, ram_model, rapl
+from carbonledger.sensors.base import Absent, ProbeContext, Sensor, SensorFactory
+
+__all__ = [
+    "Discovery",
+    "Entry",
+    "describe",
+    "describe_text",
+    "discover",
+    "register",
+    "registered",
+    "unregister",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered sensor kind."""
+
+    kind: str
+    factory: SensorFactory
+    fallback_for: Component | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What :func:`discover` found: open sensors, and the kinds that found nothing."""
+
+    sensors: tuple[Sensor, ...]
+    absent: tuple[Absent, ...]
+
+    @property
+    def devices(self) -> tuple[DeviceInfo, ...]:
+        return tuple(d for s in self.sensors for d in s.devices())
+
+    def close(self) -> None:
+        """Close every sensor (for callers that only wanted to look)."""
+        for sensor in self.sensors:
+            try:
+                sensor.close()
+            except Exception as exc:
+                log.debug("closing sensor %s failed: %s", sensor.kind, exc)
+
+
+_ENTRIES: list[Entry] = []
+
+
+def register(kind: str, factory: SensorFactory, *, fallback_for: Component | None = None) -> None:
+    """Add a sensor kind (or replace the factory of an existing one, keeping its place).
+
+    ``fallback_for`` makes it a model: probed after the others, and only when nothing
+    found so far covers that component.
+    """
+    entry = Entry(kind, factory, fallback_for)
+    for i, existing in enumerate(_ENTRIES):
+        if existing.kind == kind:
+            _ENTRIES[i] = entry
+            return
+    _ENTRIES.append(entry)
+
+
+def unregister(kind: str) -> None:
+    """Remove a sensor kind; unknown kinds are ignored."""
+    _ENTRIES[:] = [e for e in _ENTRIES if e.kind != kind]
+
+
+def registered() -> tuple[Entry, ...]:
+    """The registered kinds, in probing order (fallbacks last)."""
+    return tuple(
+        [e for e in _ENTRIES if e.fallback_for is None]
+        + [e for e in _ENTRIES if e.fallback_for is not None]
+    )
+
+
+register("rapl", rapl.probe)
+register("nvml", nvml.probe)
+register("amdsmi", amdsmi.probe)
+register("cpu_model", cpu_model.probe, fallback_for=Component.CPU)
+register("ram_model", ram_model.probe, fallback_for=Component.RAM)
+
+
+def _probe(entry: Entry, ctx: ProbeContext) -> Sensor | Absent:
+    try:
+        result = entry.factory(ctx)
+    except Exception as exc:
+        log.debug("sensor %s probe failed", entry.kind, exc_info=True)
+        return Absent(entry.kind, f"probe failed: {exc}", component=entry.fallback_for)
+    if isinstance(result, Absent):
+        return result
+    try:
+        devices = list(result.devices())
+    except Exception as exc:
+        devices, error = [], f"listing devices failed: {exc}"
+    else:
+        error = "found no devices"
+    if not devices:
+        with contextlib.suppress(Exception):
+            result.close()
+        return Absent(entry.kind, error, component=entry.fallback_for)
+    return result
+
+
+def discover(ctx: ProbeContext, only: Sequence[str] | None = None) -> Discovery:
+    """Probe every registered kind (or those in ``only``) and open what is present.
+
+    Raises :class:`ConfigError` when ``only`` names a kind that is not registered.
+    """
+    entries = registered()
+    if only is not None:
+        known = {e.kind for e in entries}
+        unknown = [kind for kind in only if kind not in known]
+        if unknown:
+            raise ConfigError(
+                f"sensors: unknown sensor kind {unknown[0]!r}; known: {', '.join(sorted(known))}"
+            )
+        entries = tuple(e for e in entries if e.kind in only)
+    sensors: list[Sensor] = []
+    absent: list[Absent] = []
+    covered: set[Component] = set()
+    for entry in entries:
+        if entry.fallback_for is not None and entry.fallback_for in covered:
+            continue
+        result = _probe(entry, ctx)
+        if isinstance(result, Absent):
+            absent.append(result)
+            continue
+        sensors.append(result)
+        covered.update(d.component for d in result.devices())
+    return Discovery(tuple(sensors), tuple(absent))
+
+
+# -- rendering -------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (Component, Method)):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def describe(discovery: Discovery) -> dict[str, Any]:
+    """A JSON-ready account of ``discovery`` (the shape of ``carbonledger devices --json``):
+
+    ``{"devices": [{device_id, component, name, method, source, uncertainty_rel,
+    details}], "absent": [{kind, component, reason, fix}]}``
+    """
+    devices = [
+        {
+            "device_id": d.device_id,
+            "component": d.component.value,
+            "name": d.name,
+            "method": d.method.value,
+            "source": d.source,
+            "uncertainty_rel": _jsonable(d.uncertainty_rel),
+            "details": _jsonable(d.details),
+        }
+        for d in discovery.devices
+    ]
+    absent = [
+        {
+            "kind": a.kind,
+            "component": a.component.value if a.component is not None else None,
+            "reason": a.reason,
+            "fix": a.fix,
+        }
+        for a in discovery.absent
+    ]
+    return {"devices": devices, "absent": absent}
+
+
+def _how(device: DeviceInfo) -> str:
+    how = device.method.value
+    if device.uncertainty_rel is not None and math.isfinite(device.uncertainty_rel):
+        how += f" (±{device.uncertainty_rel:.0%})"
+    return how
+
+
+def describe_text(discovery: Discovery) -> str:
+    """A readable account of ``discovery``: a table of devices (device, component, how
+    measured, source), then each absent sensor with why and how to fix it."""
+    lines: list[str] = []
+    devices = discovery.devices
+    if devices:
+        header = ("DEVICE", "COMPONENT", "HOW MEASURED", "SOURCE")
+        rows = [(d.device_id, d.component.value, _how(d), d.source) for d in devices]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+        for row in [header, *rows]:
+            cells = [row[i].ljust(widths[i]) for i in range(3)]
+            lines.append("  ".join([*cells, row[3]]).rstrip())
+        named = [d for d in devices if d.name and d.name != d.device_id]
+        if named:
+            lines.append("")
+            lines.extend(f"{d.device_id}: {d.name}" for d in named)
+    else:
+        lines.append("No energy source found: nothing can be measured or modelled.")
+    if discovery.absent:
+        lines.append("")
+        lines.append("Not available:")
+        for a in discovery.absent:
+            what = f"{a.kind} ({a.component.value})" if a.component is not None else a.kind
+            lines.append(f"  {what}: {a.reason}")
+            if a.fix:
+                lines.append(f"    fix: {a.fix}")
+    return "\n".join(lines) + "\n"
