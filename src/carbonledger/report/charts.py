@@ -262,7 +262,7 @@ def power_chart(
     ax.margins(x=0)
     _time_axis(ax)
     _style(ax)
-    ax.legend(loc="lower right", fontsize=8, frameon=False, ncols=len(powers))
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False, ncols=len(powers))
     return _svg(fig, "power over time per component", salt)
 
 
@@ -303,10 +303,11 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
             error_kw={"elinewidth": 1, "capsize": 3, "ecolor": "#333333"},
         )
         label = "measured" if measured else "/".join(sorted(methods[name]))
-        ax.text(
-            energy[name] + math.sqrt(variance[name]),
-            y,
-            f"  {energy[name]:.3g} kWh ({label})",
+        ax.annotate(
+            f"{energy[name]:.3g} kWh ({label})",
+            (energy[name] + math.sqrt(variance[name]), y),
+            xytext=(7, 0),
+            textcoords="offset points",
             va="center",
             ha="left",
             fontsize=8,
@@ -327,7 +328,7 @@ def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
 
     operational = g_to_kg(fp.operational_g) if fp.operational_g is not None else 0.0
     embodied = g_to_kg(fp.embodied_g) if fp.embodied_g is not None else 0.0
-    fig = _figure(6.0, 1.6)
+    fig = _figure(6.0, 1.9)
     ax = fig.add_subplot()
     ax.barh(0, operational, color="#d62728", alpha=0.85, label="operational")
     ax.barh(0, embodied, left=operational, color="#8c564b", alpha=0.85, label="embodied")
@@ -350,7 +351,7 @@ def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
     ax.set_yticks([])
     ax.set_xlabel("kgCO2e")
     ax.set_xlim(0, right * 1.15 if right > 0 else 1)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncols=3, fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     _style(ax)
     return _svg(fig, "operational and embodied emissions", salt)
 
@@ -421,15 +422,7 @@ def intensity_chart(
         h2, l2 = twin.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.set_xlim(edges[0], edges[-1])
-    ax.legend(
-        handles,
-        labels,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.2),
-        ncols=4,
-        fontsize=8,
-        frameon=False,
-    )
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     return _svg(fig, "grid carbon intensity over time with the run", salt)
 
 

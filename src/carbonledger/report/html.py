@@ -508,7 +508,8 @@ def render(data: ReportInput) -> str:
         title = f"carbonledger report: {footprints[0].name}"
     else:
         title = f"carbonledger report: {len(footprints)} runs"
-    body = [f"<h1>{_e(title)}</h1>"]
+    heading = "Energy and carbon report" if len(footprints) == 1 else title
+    body = [f"<h1>{_e(heading)}</h1>"]
     if len(footprints) > 1:
         body.append(_overview(footprints))
     body += [_run_section(fp, data, i) for i, fp in enumerate(footprints)]
