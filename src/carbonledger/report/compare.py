@@ -152,7 +152,7 @@ def _verdict(
         return f"{label}: B is higher than A, {shown}, {bounds}{rough}"
     if hi < 0:
         return f"{label}: B is lower than A, {shown}, {bounds}{rough}"
-    return f"{label}: no clear difference, {shown}, {bounds} spans 0{rough}"
+    return f"{label}: no clear difference, {shown}, {bounds} includes 0{rough}"
 
 
 def _values(runs: Sequence[Any], key: str) -> tuple[list[float], int]:
