@@ -59,6 +59,7 @@ _GCP_ZONE = re.compile(r"(.+\d)-[a-z]")
 _US_STATE_CODE = re.compile(r"usa? ([a-z]{2})")
 _US_STATE_NAME = re.compile(r"(.+) usa?")
 _SUBZONE = re.compile(r"([A-Za-z]{2})[-_ ].+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,11 @@ def fold_name(text: str) -> str:
 
     ``"Côte d'Ivoire"`` → ``"cote d ivoire"``, ``"US_CA"`` → ``"us ca"``.
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("&", " and ")
-    return " ".join(re.findall(r"[0-9a-z]+", plain))
+    plain = text.casefold()
+    if not plain.isascii():
+        decomposed = unicodedata.normalize("NFKD", plain)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_ALNUM.sub(" ", plain.replace("&", " and ")).strip()
 
 
 def cloud_key(provider: str, region: str) -> str:
@@ -92,36 +95,45 @@ def cloud_key(provider: str, region: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Index:
+class _Keys:
     infos: dict[str, ZoneInfo]  # key -> info
-    folded: dict[str, str]  # folded key or alias (non-cloud) -> key
     bare_regions: dict[str, tuple[str, ...]]  # cloud region name -> keys having it
+
+
+@dataclass(frozen=True)
+class _Names:
+    folded: dict[str, str]  # folded key, name or alias (not cloud) -> key
     spellings: tuple[tuple[str, str], ...]  # (spelling shown in suggestions, key)
 
 
 @functools.cache
-def _index() -> _Index:
+def _keys() -> _Keys:
     from carbonledger.intensity.bundled import load_table  # lazy: bundled imports this module
 
     infos: dict[str, ZoneInfo] = {}
-    folded: dict[str, str] = {}
     bare: dict[str, list[str]] = {}
-    spellings: list[tuple[str, str]] = []
     for rec in load_table():
         infos[rec.key] = ZoneInfo(rec.key, rec.kind, rec.name)
-        spellings.append((rec.key, rec.key))
         if rec.kind == "cloud":
             bare.setdefault(rec.key.split(":", 1)[1], []).append(rec.key)
+    return _Keys(infos=infos, bare_regions={k: tuple(v) for k, v in bare.items()})
+
+
+@functools.cache
+def _names() -> _Names:
+    """Built on the first spelling that is not a key (exact keys never need it)."""
+    from carbonledger.intensity.bundled import load_table
+
+    folded: dict[str, str] = {}
+    spellings: list[tuple[str, str]] = []
+    for rec in load_table():
+        spellings.append((rec.key, rec.key))
+        if rec.kind == "cloud":
             continue
         for spelling in (rec.key, rec.name, *rec.aliases):
             folded.setdefault(fold_name(spelling), rec.key)
         spellings.extend((s, rec.key) for s in (rec.name, *rec.aliases))
-    return _Index(
-        infos=infos,
-        folded=folded,
-        bare_regions={k: tuple(v) for k, v in bare.items()},
-        spellings=tuple(spellings),
-    )
+    return _Names(folded=folded, spellings=tuple(spellings))
 
 
 def resolve_zone(text: str) -> ZoneInfo:
@@ -130,25 +142,29 @@ def resolve_zone(text: str) -> ZoneInfo:
     Raises :class:`~carbonledger.errors.UnknownZoneError` (with close matches) otherwise.
     """
     raw = text.strip()
-    index = _index()
+    keys = _keys()
+    exact = keys.infos.get(raw)
+    if exact is not None:
+        return exact
     if not raw:
         raise UnknownZoneError(text, ())
     sep = re.search(r"[:/]", raw)
     if sep is not None:
-        found = _resolve_prefixed(raw[: sep.start()], raw[sep.end() :], index)
+        found = _resolve_prefixed(raw[: sep.start()], raw[sep.end() :], keys)
         if found is not None:
             return found
-        raise UnknownZoneError(raw, _suggest(raw, index))
-    key: str | None = raw if raw in index.infos else index.folded.get(fold_name(raw))
+        raise UnknownZoneError(raw, _suggest(raw, keys, _names()))
+    names = _names()
+    key = names.folded.get(fold_name(raw))
     if key is None:
-        key = _us_state(fold_name(raw), index)
+        key = _us_state(fold_name(raw), keys, names)
     if key is None:
-        owners = index.bare_regions.get(raw.lower())
+        owners = keys.bare_regions.get(raw.lower())
         if owners is not None and len(owners) == 1:
             key = owners[0]
     if key is None:
-        raise UnknownZoneError(raw, _suggest(raw, index))
-    return index.infos[key]
+        raise UnknownZoneError(raw, _suggest(raw, keys, names))
+    return keys.infos[key]
 
 
 def normalize_zone(text: str) -> str:
@@ -156,7 +172,7 @@ def normalize_zone(text: str) -> str:
     return resolve_zone(text).key
 
 
-def _resolve_prefixed(prefix: str, rest: str, index: _Index) -> ZoneInfo | None:
+def _resolve_prefixed(prefix: str, rest: str, index: _Keys) -> ZoneInfo | None:
     provider = _PROVIDER_ALIASES.get(fold_name(prefix).replace(" ", ""))
     if provider is None:
         return None
@@ -174,35 +190,35 @@ def _resolve_prefixed(prefix: str, rest: str, index: _Index) -> ZoneInfo | None:
     return None
 
 
-def _us_state(folded: str, index: _Index) -> str | None:
+def _us_state(folded: str, keys: _Keys, names: _Names) -> str | None:
     code = _US_STATE_CODE.fullmatch(folded)
     if code is not None:
         key = "US-" + code.group(1).upper()
-        return key if key in index.infos else None
+        return key if key in keys.infos else None
     named = _US_STATE_NAME.fullmatch(folded)
     if named is not None:
-        found = index.folded.get(named.group(1))
-        if found is not None and index.infos[found].kind == "us-state":
+        found = names.folded.get(named.group(1))
+        if found is not None and keys.infos[found].kind == "us-state":
             return found
-        for info in index.infos.values():  # a state whose name a country also has
+        for info in keys.infos.values():  # a state whose name a country also has
             if info.kind == "us-state" and fold_name(info.name) == named.group(1):
                 return info.key
     return None
 
 
-def _suggest(raw: str, index: _Index, limit: int = 3) -> list[str]:
+def _suggest(raw: str, keys: _Keys, names: _Names, limit: int = 3) -> list[str]:
     import difflib  # only on the error path
 
     out: list[str] = []
     seen: set[str] = set()
     sub = _SUBZONE.fullmatch(raw)
     if sub is not None:  # an Electricity Maps sub-zone such as "DK-DK1": offer its country
-        parent = index.folded.get(fold_name(sub.group(1)))
-        if parent is not None and index.infos[parent].kind == "country":
+        parent = names.folded.get(fold_name(sub.group(1)))
+        if parent is not None and keys.infos[parent].kind == "country":
             out.append(parent)
             seen.add(parent)
     by_fold: dict[str, tuple[str, str]] = {}
-    for spelling, key in index.spellings:
+    for spelling, key in names.spellings:
         by_fold.setdefault(spelling.casefold(), (spelling, key))
     for match in difflib.get_close_matches(raw.casefold(), list(by_fold), n=limit * 3, cutoff=0.6):
         spelling, key = by_fold[match]
