@@ -174,6 +174,13 @@ class Tracker:
             "provider": provider if isinstance(provider, str) else None,
         }
         self.settings = (settings or Settings.load()).replace(**overrides)
+        if self.settings.zone is None and self.settings.detect_cloud:
+            from carbonledger.intensity.cloud_detect import detect_cloud_zone
+
+            detected = detect_cloud_zone(os.environ, self.settings.sysfs_root)
+            if detected is not None:
+                log.info("cloud region detected (detect_cloud is on): %s", detected)
+                self.settings = self.settings.replace(zone=detected)
         self._provider_obj = None if provider is None or isinstance(provider, str) else provider
         if self._provider_obj is not None and self.settings.zone is None:
             raise ConfigError("a live intensity provider needs a zone")
