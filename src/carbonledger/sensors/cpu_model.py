@@ -89,6 +89,7 @@ _NOISE = [
     re.compile(p)
     for p in (
         r"\(r\)|\(tm\)|\(c\)|®|™",
+        r"\s0\s*(?=@)",  # "E5-2670 0 @ 2.60GHz": Intel's mark for the first version
         r"@\s*\d+(?:\.\d+)?\s*[gm]hz",  # "@ 2.50GHz"
         r"\b\d+(?:\.\d+)?\s*[gm]hz\b",  # "3.06GHz"
         r"\b(?:with|w/)\s.*$",  # "with Radeon Graphics", "w/ Radeon 780M Graphics"

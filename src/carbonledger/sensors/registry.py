@@ -224,7 +224,10 @@ def describe_text(discovery: Discovery) -> str:
         named = [d for d in devices if d.name and d.name != d.device_id]
         if named:
             lines.append("")
-            lines.extend(f"{d.device_id}: {d.name}" for d in named)
+            for d in named:
+                lines.append(f"{d.device_id}: {d.name}")
+                if d.details.get("note"):
+                    lines.append(f"    note: {d.details['note']}")
     else:
         lines.append("No energy source found: nothing can be measured or modelled.")
     if discovery.absent:
