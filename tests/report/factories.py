@@ -203,7 +203,13 @@ def footprint(
         ),
         spans=tuple(
             SpanFootprint(
-                n, iso(started_at + i * 1800), iso(started_at + (i + 1) * 1800), 1e6, 20.0
+                n,
+                iso(started_at + i * duration_s / len(span_names)),
+                iso(started_at + (i + 1) * duration_s / len(span_names)),
+                (energy_j or 0.0) / len(span_names) if energy_j is not None else None,
+                None
+                if operational_g is None
+                else (operational_g + (embodied_g or 0.0)) / len(span_names),
             )
             for i, n in enumerate(span_names)
         ),

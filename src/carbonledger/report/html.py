@@ -86,7 +86,8 @@ footer { margin-top: 40px; font-size: 0.8rem; color: var(--muted); }
   main { max-width: none; padding: 0; }
   h2 { break-before: auto; break-after: avoid; }
   h3 { break-after: avoid; }
-  table, .card, dl.env { break-inside: avoid; }
+  tr, .card, dl.env { break-inside: avoid; }
+  thead { display: table-header-group; }
   .badge, th, .notes { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   pre { white-space: pre-wrap; }
 }
