@@ -12,6 +12,7 @@ Maths in :mod:`carbonledger.lifecycle.decisions`.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from carbonledger.cli.common import print_json
@@ -83,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
+    parser.print_help(sys.stderr)
     return 2
 
 
