@@ -136,8 +136,10 @@ def test_min_slot_mid_step() -> None:
 
 
 @st.composite
-def small_cases(draw: st.DrawFn) -> tuple[IntensitySeries, int, int, int, int]:
-    lengths = draw(st.lists(st.integers(1, 3), min_size=2, max_size=7))
+def small_cases(draw: st.DrawFn, grain: int = 1) -> tuple[IntensitySeries, int, int, int, int]:
+    """Integer steps (multiples of ``grain``), window edges anywhere, D and m multiples of
+    ``grain``: every optimum lies on integers, so unit cells give the brute force."""
+    lengths = draw(st.lists(st.integers(1, 3).map(lambda n: n * grain), min_size=2, max_size=7))
     values = draw(st.lists(st.integers(0, 9), min_size=len(lengths), max_size=len(lengths)))
     times = [0]
     for n in lengths[:-1]:
@@ -151,8 +153,12 @@ def small_cases(draw: st.DrawFn) -> tuple[IntensitySeries, int, int, int, int]:
     )
     e = draw(st.integers(0, total - 1))
     d = draw(st.integers(e + 1, min(total, e + 11)))
-    duration = draw(st.integers(1, d - e))
-    min_slot = draw(st.integers(0, duration))
+    if d - e < grain:
+        d = min(total, e + grain)
+        if d - e < grain:
+            e = d - grain
+    duration = draw(st.integers(1, (d - e) // grain)) * grain
+    min_slot = draw(st.integers(0, duration // grain)) * grain
     return series, e, d, duration, min_slot
 
 
@@ -231,6 +237,13 @@ def test_pause_resume_min_slot_matches_brute_force(case: tuple) -> None:
     got = sum(series.integral(s.start, s.end)[0] for s in p.slots)
     assert got == pytest.approx(brute, abs=1e-9)
     assert p.mean_g_per_kwh == pytest.approx(brute / duration, abs=1e-9)
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.integers(2, 3).flatmap(lambda g: small_cases(grain=g)))
+def test_min_slot_with_edges_off_the_grid_matches_brute_force(case: tuple) -> None:
+    """Steps, D and m on a coarser grid than the window's edges (shifted lattices)."""
+    test_pause_resume_min_slot_matches_brute_force.hypothesis.inner_test(case)  # type: ignore[attr-defined]
 
 
 @settings(max_examples=60, deadline=None)

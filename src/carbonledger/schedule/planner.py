@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from carbonledger.errors import ConfigError, DataError
 from carbonledger.intensity.series import IntensitySeries
@@ -46,6 +46,7 @@ POLICIES = ("flexible_start", "pause_resume")
 DP_BUDGET = 400_000
 _US = 1_000_000  # lattice arithmetic is done in integer microseconds
 _REL_TOL = 1e-12
+_Back: TypeAlias = "tuple[int, int, bool] | None"  # (point, used µs, was running)
 
 
 @dataclass(frozen=True)
@@ -376,35 +377,40 @@ def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _min_slot_dp(
     pieces: Pieces, duration_s: float, min_slot_s: float, series: IntensitySeries
 ) -> tuple[list[tuple[float, float]], bool]:
-    """Exact DP over the lattice of every boundary, the duration and the minimum slot.
+    """Exact DP over the points where an optimal plan's slots can begin or end.
 
-    Lattice step q = gcd of all these in integer microseconds (relative to the series'
-    first time). When N cells × K duration units exceed :data:`DP_BUDGET`, a coarser
-    lattice q' | gcd(steps, D, m) is used with the window's edges moved inward (not exact).
+    With q = gcd(step boundaries, D, m) (integer microseconds from the series' first time),
+    a = earliest mod q and b = deadline mod q, every endpoint of some optimal plan lies on
+    one of the shifted lattices r + qZ, r ∈ {0, ±a, ±b, ±(a − b)} (proof in
+    docs/methodology/scheduling.md). When those points × D/q exceed :data:`DP_BUDGET`, the
+    window's edges move inward to a coarser lattice q' | q (the plan is then not exact).
     """
     origin = series.times[0]
 
     def us(x: float) -> int:
         return round(x * _US)
 
-    step_gcd = 0
-    for b in pieces.bounds[1:-1]:
-        step_gcd = math.gcd(step_gcd, us(b - origin))
+    q = 0
+    for bound in pieces.bounds[1:-1]:
+        q = math.gcd(q, us(bound - origin))
     d_us, m_us = us(duration_s), us(min_slot_s)
-    coarse = math.gcd(math.gcd(step_gcd, d_us), m_us)
-    e_us, end_us = us(pieces.start - origin), us(pieces.end - origin)
-    q = math.gcd(math.gcd(coarse, e_us), end_us)
-    if _dp_size(e_us, end_us, d_us, q) <= DP_BUDGET:
-        return _lattice_dp(pieces, origin, q, e_us, end_us, d_us, m_us), True
+    q = math.gcd(math.gcd(q, d_us), m_us)
+    lo, hi = us(pieces.start - origin), us(pieces.end - origin)
+    a, b = lo % q, hi % q
+    residues = {0, a, b, -a % q, -b % q, (a - b) % q, (b - a) % q}
+    if _dp_size(lo, hi, d_us, q, len(residues)) <= DP_BUDGET:
+        points = _lattice_points(lo, hi, q, residues)
+        # time used between slots: sums of whole slots of an optimal plan (see the proof)
+        between = {(x + y + z) % q for x in (0, -a) for y in (0, a, -b, a - b) for z in (0, b)}
+        return _point_dp(pieces, origin, points, d_us, m_us, q, between), True
     for k in (60, 30, 20, 15, 12, 10, 6, 5, 4, 3, 2, 1):
-        if coarse % k:
+        if q % k:
             continue
-        q2 = coarse // k
-        lo, hi = -(-e_us // q2) * q2, (end_us // q2) * q2
-        if hi - lo < d_us:
-            continue
-        if _dp_size(lo, hi, d_us, q2) <= DP_BUDGET:
-            return _lattice_dp(pieces, origin, q2, lo, hi, d_us, m_us), False
+        q2 = q // k
+        lo2, hi2 = -(-lo // q2) * q2, (hi // q2) * q2
+        if hi2 - lo2 >= d_us and _dp_size(lo2, hi2, d_us, q2, 1) <= DP_BUDGET:
+            points = _lattice_points(lo2, hi2, q2, {0})
+            return _point_dp(pieces, origin, points, d_us, m_us, q2, {0}), False
     raise DataError(
         f"pause and resume with a minimum slot of {format_duration(min_slot_s)}: the window "
         f"is too long for a job of {format_duration(duration_s)} at this resolution; "
@@ -412,62 +418,85 @@ def _min_slot_dp(
     )
 
 
-def _dp_size(lo: int, hi: int, d_us: int, q: int) -> int:
-    return ((hi - lo) // q + 1) * (d_us // q + 1)
+def _dp_size(lo: int, hi: int, d_us: int, q: int, classes: int) -> int:
+    return ((hi - lo) // q + 1) * classes * (d_us // q + 1)
 
 
-def _lattice_dp(
-    pieces: Pieces, origin: float, q: int, lo: int, hi: int, d_us: int, m_us: int
+def _lattice_points(lo: int, hi: int, q: int, residues: set[int]) -> list[int]:
+    """Every point of the lattices r + qZ (r in ``residues``) in [lo, hi], and lo, hi."""
+    points = {lo, hi}
+    for r in residues:
+        first = lo + (r - lo) % q
+        points.update(range(first, hi + 1, q))
+    return sorted(points)
+
+
+def _point_dp(
+    pieces: Pieces,
+    origin: float,
+    points: list[int],
+    d_us: int,
+    m_us: int,
+    q: int,
+    between: set[int],
 ) -> list[tuple[float, float]]:
-    """Cells of length q on [lo, hi] (µs from origin); choose K = D/q cells in runs ≥ M.
+    """Cheapest runs between ``points`` (µs from origin), each ≥ m, adding up to D.
 
-    on[i][k]: k cells used and running at lattice point i; off[i][k]: k used, not running.
-    on[i][k]  = min(on[i-1][k-1] + c[i-1],  off[i-M][k-M] + Σ c[i-M..i-1])
-    off[i][k] = min(off[i-1][k], on[i][k])
+    ``points`` must hold every piece bound and be closed under +m inside the window. At each
+    point, states map time used so far (µs) to the least cost: ``on`` (running) and ``off``.
+    Moves: off → skip to the next point; off → start, running to the point m later;
+    on → continue to the next point; on → stop (kept only when the time used is ≡ one of
+    ``between`` mod q: an optimal plan needs no other).
     """
-    n, big_k, big_m = (hi - lo) // q, d_us // q, m_us // q
-    to_s = [origin + (lo + i * q) / _US for i in range(n + 1)]
-    cum = [pieces.cumulative(t) for t in to_s]
-    inf = math.inf
-    off = [[inf] * (big_k + 1) for _ in range(n + 1)]
-    on = [[inf] * (big_k + 1) for _ in range(n + 1)]
-    on_from_start = [[False] * (big_k + 1) for _ in range(n + 1)]
-    off_from_stop = [[False] * (big_k + 1) for _ in range(n + 1)]
+    index = {p: i for i, p in enumerate(points)}
+    cum = [pieces.cumulative(origin + p / _US) for p in points]
+    n = len(points)
+    on: list[dict[int, float]] = [{} for _ in range(n)]
+    off: list[dict[int, float]] = [{} for _ in range(n)]
+    on_back: list[dict[int, _Back]] = [{} for _ in range(n)]
+    off_back: list[dict[int, _Back]] = [{} for _ in range(n)]
+
+    def relax(
+        costs: dict[int, float], backs: dict[int, _Back], used: int, cost: float, back: _Back
+    ) -> None:
+        old = costs.get(used)
+        if old is None or cost < old - _tol(old):
+            costs[used] = cost
+            backs[used] = back
+
     off[0][0] = 0.0
-    for i in range(1, n + 1):
-        cell = cum[i] - cum[i - 1]
-        on_i, off_i, prev_on, prev_off = on[i], off[i], on[i - 1], off[i - 1]
-        run_cost = cum[i] - cum[i - big_m] if i >= big_m else inf
-        start_off = off[i - big_m] if i >= big_m else None
-        for k in range(1, big_k + 1):
-            best = prev_on[k - 1] + cell
-            if start_off is not None and k >= big_m:
-                alt = start_off[k - big_m] + run_cost
-                if alt < best - _tol(alt):
-                    best = alt
-                    on_from_start[i][k] = True
-            on_i[k] = best
-        for k in range(big_k + 1):
-            if on_i[k] < prev_off[k] - _tol(on_i[k]):
-                off_i[k] = on_i[k]
-                off_from_stop[i][k] = True
-            else:
-                off_i[k] = prev_off[k]
-    if not math.isfinite(off[n][big_k]):
+    off_back[0][0] = None
+    for i in range(n):
+        if i > 0:
+            step_us = points[i] - points[i - 1]
+            cell = cum[i] - cum[i - 1]
+            for used, cost in off[i - 1].items():
+                relax(off[i], off_back[i], used, cost, (i - 1, used, False))
+            for used, cost in on[i - 1].items():
+                if used + step_us <= d_us:
+                    relax(on[i], on_back[i], used + step_us, cost + cell, (i - 1, used, True))
+        for used, cost in on[i].items():
+            if used % q in between:
+                relax(off[i], off_back[i], used, cost, (i, used, True))
+        j = index.get(points[i] + m_us)
+        if j is not None:
+            run = cum[j] - cum[i]
+            for used, cost in off[i].items():
+                if used + m_us <= d_us:
+                    relax(on[j], on_back[j], used + m_us, cost + run, (i, used, False))
+    if d_us not in off[-1]:
         raise DataError("no set of slots fits the window with that minimum slot length")
-    cells: list[tuple[int, int]] = []
-    i, k, running = n, big_k, False
-    while i > 0 or running:
-        if not running:
-            if off_from_stop[i][k]:
-                running = True
-            else:
-                i -= 1
-            continue
-        if on_from_start[i][k]:
-            cells.append((i - big_m, i))
-            i, k, running = i - big_m, k - big_m, False
-        else:
-            cells.append((i - 1, i))
-            i, k = i - 1, k - 1
-    return _merge([(to_s[a], to_s[b]) for a, b in cells])
+    runs: list[tuple[float, float]] = []
+    i, used, running = n - 1, d_us, False
+    run_end = 0
+    while True:
+        back = (on_back if running else off_back)[i][used]
+        if back is None:
+            break
+        j, prev_used, prev_running = back
+        if not running and prev_running:  # a stop at point i
+            run_end = i
+        elif running and not prev_running:  # a start at point j
+            runs.append((origin + points[j] / _US, origin + points[run_end] / _US))
+        i, used, running = j, prev_used, prev_running
+    return _merge(runs)
