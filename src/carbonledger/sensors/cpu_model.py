@@ -102,6 +102,7 @@ _NOISE = [
     )
 ]
 _SPLIT = re.compile(r"[\s,;/()\[\]_\-]+")
+_has_digit = re.compile(r"\d").search
 
 
 @dataclass(frozen=True)
@@ -111,19 +112,27 @@ class CpuKey:
     vendor: str | None
     tokens: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def model(self) -> tuple[str, ...]:
         """The model tokens: those with a digit, in order (``("e5", "2670", "v3")``)."""
-        return tuple(t for t in self.tokens if any(c.isdigit() for c in t))
+        return tuple(t for t in self.tokens if _has_digit(t))
 
-    @property
+    @functools.cached_property
     def words(self) -> frozenset[str]:
         """The other tokens (``{"xeon", "gold"}``)."""
-        return frozenset(t for t in self.tokens if not any(c.isdigit() for c in t))
+        return frozenset(t for t in self.tokens if not _has_digit(t))
 
     @property
     def text(self) -> str:
         return " ".join([self.vendor, *self.tokens] if self.vendor else self.tokens)
+
+    @classmethod
+    def from_key(cls, key: str) -> CpuKey:
+        """Split an already normalised key (as the table stores it), without re-normalising."""
+        tokens = key.split()
+        if tokens and tokens[0] in _VENDORS.values():
+            return cls(tokens[0], tuple(tokens[1:]))
+        return cls(None, tuple(tokens))
 
 
 def parse_cpu_name(name: str) -> CpuKey:
@@ -160,13 +169,14 @@ class CpuEntry:
 
 
 class CpuTable:
-    """The bundled TDP table, indexed by model tokens."""
+    """The bundled TDP table, indexed by model tokens. Keys must be normalised
+    (:func:`normalise_cpu_name`), as ``scripts/build_cpu_table.py`` writes them."""
 
     def __init__(self, entries: Sequence[CpuEntry]) -> None:
         self.entries = tuple(entries)
         self._index: dict[tuple[str, ...], list[tuple[CpuKey, CpuEntry]]] = {}
         for entry in self.entries:
-            key = parse_cpu_name(entry.key)
+            key = CpuKey.from_key(entry.key)
             if key.model:
                 self._index.setdefault(key.model, []).append((key, entry))
 
