@@ -13,6 +13,7 @@ from carbonledger.lifecycle.pue import PROVIDER_PUE, default_pue
         ("azure:westeurope", 1.185),
         ("AWS:eu-west-3", 1.135),
         ("google:us-central1", 1.10),
+        ("Google Cloud:us-central1", 1.10),
     ],
 )
 def test_provider_regions_get_the_provider_pue(zone: str, pue: float) -> None:

@@ -73,7 +73,8 @@ def _power(power_w: float | None, gpu: str | None, cpu: str | None) -> tuple[flo
         if not isinstance(gpu, str) or not gpu.strip():
             raise ConfigError(f"gpu must be a GPU name, got {gpu!r}")
         spec = gpu_spec(gpu)
-        return spec.tdp_w, "gpu", spec.name, f"{spec.table_source} (TDP {spec.tdp_w:g} W)"
+        component = "gpu" if spec.kind == "gpu" else "other"  # TPUs are not GPUs
+        return spec.tdp_w, component, spec.name, f"{spec.table_source} (TDP {spec.tdp_w:g} W)"
     if not isinstance(cpu, str) or not cpu.strip():
         raise ConfigError(f"cpu must be a CPU name, got {cpu!r}")
     tdp, source = cpu_tdp(cpu)

@@ -31,13 +31,23 @@ PROVIDER_PUE: MappingProxyType[str, tuple[float, str]] = MappingProxyType(
     }
 )
 
-_ALIASES = {"google": "gcp", "amazon": "aws", "microsoft": "azure"}
+# provider spellings accepted by carbonledger.intensity.zones
+_ALIASES = {
+    "amazon": "aws",
+    "amazonwebservices": "aws",
+    "ec2": "aws",
+    "google": "gcp",
+    "googlecloud": "gcp",
+    "gce": "gcp",
+    "microsoft": "azure",
+    "microsoftazure": "azure",
+}
 
 
 def default_pue(zone: str | None) -> tuple[float, str] | None:
     """``(pue, source)`` for a cloud region zone (``aws:…``, ``gcp:…``, ``azure:…``), else None."""
     if not zone or ":" not in zone:
         return None
-    provider = zone.split(":", 1)[0].strip().lower()
+    provider = "".join(ch for ch in zone.split(":", 1)[0].lower() if ch.isalnum())
     provider = _ALIASES.get(provider, provider)
     return PROVIDER_PUE.get(provider)
