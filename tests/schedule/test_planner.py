@@ -389,3 +389,18 @@ def test_min_slot_longer_than_job_runs_straight() -> None:
     p = plan(s, duration_s=H, interruptible=True, min_slot_s=3 * H)
     assert len(p.slots) == 1 and p.mean_g_per_kwh == pytest.approx(10.0)
     assert math.isclose(p.slots[0].duration_s, H)
+
+
+def test_estimated_share() -> None:
+    s = IntensitySeries(
+        times=(at(0), at(1), at(2), at(3)),
+        values_g_per_kwh=(10.0, 10.0, 50.0, 50.0),
+        zone="E",
+        estimated=(False, True, False, False),
+        last_step_s=H,
+    )
+    p = plan(s, duration_s=1.5 * H, earliest=at(0.5), deadline=at(4))
+    assert p.slots[0].start == at(0.5)
+    assert p.estimated_share == pytest.approx(1 / 1.5)  # [1, 2) of [0.5, 2)
+    assert p.to_dict()["estimated_share"] == pytest.approx(2 / 3)
+    assert plan(hourly([1, 2]), duration_s=H).estimated_share is None

@@ -19,6 +19,7 @@ Times are unix seconds; durations are seconds; intensities are g/kWh.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,7 +73,10 @@ class Plan:
     same zone (start at once, run straight through); ``savings_pct`` is
     ``100 × (baseline − mean) / baseline`` (0 when the baseline is 0). With several zones,
     ``zones`` holds every zone's own plan and the top level is the best of them.
-    ``exact`` is False only when a minimum-slot plan had to use a coarser lattice.
+    ``exact`` is False only when a minimum-slot plan had to use a coarser lattice. A plan is
+    a prediction (or a what-if on history), so its ``method`` is ``modeled``;
+    ``estimated_share`` is the share of its time on values the data provider flagged as
+    estimated (None when the series has no flags).
     """
 
     zone: str
@@ -88,6 +92,7 @@ class Plan:
     signal: str = "average"
     source: str = "series"
     exact: bool = True
+    estimated_share: float | None = None
     zones: tuple[Plan, ...] = field(default=())
 
     @property
@@ -121,6 +126,7 @@ class Plan:
             "signal": self.signal,
             "source": self.source,
             "method": "modeled",
+            "estimated_share": self.estimated_share,
             "exact": self.exact,
         }
         if self.zones:
@@ -225,7 +231,26 @@ def plan_zone(
         signal=series.signal,
         source=series.source,
         exact=exact,
+        estimated_share=_estimated_share(series, slots, duration_s),
     )
+
+
+def _estimated_share(
+    series: IntensitySeries, slots: list[tuple[float, float]], duration_s: float
+) -> float | None:
+    """The share of the planned time whose intensity the data provider estimated."""
+    if series.estimated is None:
+        return None
+    flagged = 0.0
+    for a, b in slots:
+        i = bisect.bisect_right(series.times, a) - 1
+        t = a
+        while t < b and i < len(series.times):
+            nxt = min(series.times[i + 1] if i + 1 < len(series.times) else series.end, b)
+            if series.estimated[i]:
+                flagged += nxt - t
+            t, i = nxt, i + 1
+    return flagged / duration_s
 
 
 def flexible_start_slots(
