@@ -349,3 +349,14 @@ def test_failing_tracked_pids_callback(monkeypatch: pytest.MonkeyPatch, clock: F
     clock.advance(1.0)
     (reading,) = sensor.read()
     assert reading.energy_j is not None and reading.process_share is None
+
+
+def test_a_lost_gpu_at_start_is_left_out(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    gpus = [FakeGpu(gpu_uuid(0), lost=True), FakeGpu(gpu_uuid(1))]
+    install(monkeypatch, gpus)
+    sensor = sensor_of(open_sensor(clock))
+    assert [d.details["index"] for d in sensor.devices()] == [1]
+    sensor = sensor_of(open_sensor(clock, environ={"CUDA_VISIBLE_DEVICES": "1"}))
+    assert [d.details["index"] for d in sensor.devices()] == [1]
+    result = open_sensor(clock, environ={"CUDA_VISIBLE_DEVICES": "0"})
+    assert isinstance(result, Absent)

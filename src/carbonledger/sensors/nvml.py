@@ -101,7 +101,7 @@ def _select(entries: list[str], gpus: Sequence[_Physical]) -> list[tuple[int, st
     for entry in entries:
         choice: tuple[int, str | None] | None = None
         if entry.isdigit():
-            if int(entry) < len(gpus):
+            if any(g.index == int(entry) for g in gpus):
                 choice = (int(entry), None)
         elif entry.startswith("MIG-GPU-"):  # legacy MIG-GPU-<uuid>/<gi>/<ci>
             parent = _unique_prefix(entry[len("MIG-") :].split("/")[0], [g.uuid for g in gpus])
@@ -289,10 +289,15 @@ def _nvml_call(nv: Any, fn: str, *args: Any) -> Any:
 
 
 def _physical_gpus(nv: Any) -> list[_Physical]:
+    """The GPUs NVML can name, with their NVML index; one it cannot is logged and left out."""
     gpus = []
     for index in range(int(nv.nvmlDeviceGetCount())):
-        handle = nv.nvmlDeviceGetHandleByIndex(index)
-        uuid = _text(nv.nvmlDeviceGetUUID(handle))
+        try:
+            handle = nv.nvmlDeviceGetHandleByIndex(index)
+            uuid = _text(nv.nvmlDeviceGetUUID(handle))
+        except nv.NVMLError as exc:
+            log.warning("nvml: GPU %d cannot be read (%s); left out", index, exc)
+            continue
         mode = _nvml_call(nv, "nvmlDeviceGetMigMode", handle)
         enabled = bool(mode) and int(mode[0]) == _NVML_DEVICE_MIG_ENABLE
         migs: list[str] = []
@@ -438,8 +443,9 @@ def _open(
         elif current is not None and mig not in current:
             current.append(mig)
     opened = []
+    by_index = {g.index: g for g in gpus}
     for index in order:
-        gpu = gpus[index]
+        gpu = by_index[index]
         visible = migs[index]
         gpu_state = _open_gpu(nv, gpu, gpu.mig_uuids if visible is None else visible)
         if gpu_state is not None:
