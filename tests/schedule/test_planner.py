@@ -185,7 +185,7 @@ def check_slots(slots: tuple[planner.Slot, ...], e: float, d: float, duration: f
         assert a.end < b.start  # merged: no overlap, no touching
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(small_cases())
 def test_flexible_start_matches_brute_force(case: tuple) -> None:
     series, e, d, duration, _ = case
@@ -197,7 +197,7 @@ def test_flexible_start_matches_brute_force(case: tuple) -> None:
     assert got == pytest.approx(brute, abs=1e-9)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(small_cases())
 def test_pause_resume_matches_brute_force(case: tuple) -> None:
     series, e, d, duration, _ = case
@@ -212,7 +212,7 @@ def test_pause_resume_matches_brute_force(case: tuple) -> None:
     assert got == pytest.approx(brute, abs=1e-9)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(small_cases())
 def test_pause_resume_min_slot_matches_brute_force(case: tuple) -> None:
     series, e, d, duration, min_slot = case
@@ -239,7 +239,7 @@ def test_pause_resume_min_slot_matches_brute_force(case: tuple) -> None:
     assert p.mean_g_per_kwh == pytest.approx(brute / duration, abs=1e-9)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.integers(2, 3).flatmap(lambda g: small_cases(grain=g)))
 def test_min_slot_with_edges_off_the_grid_matches_brute_force(case: tuple) -> None:
     """Steps, D and m on a coarser grid than the window's edges (shifted lattices)."""
