@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from carbonledger.cli.common import print_json, settings_from_args
@@ -35,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
         if args.json:
             print_json(describe(discovery))
         else:
-            print(describe_text(discovery))
+            sys.stdout.write(describe_text(discovery))
     finally:
         for sensor in discovery.sensors:
             sensor.close()

@@ -79,9 +79,7 @@ class FakeSensor:
             if d.device_id in self._none_for:
                 out.append(Reading(d.device_id, None))
             else:
-                out.append(
-                    Reading(d.device_id, energy, p, self._process_share.get(d.device_id))
-                )
+                out.append(Reading(d.device_id, energy, p, self._process_share.get(d.device_id)))
         return out
 
     def close(self) -> None:
