@@ -39,6 +39,7 @@ __all__ = [
     "pause_resume_slots",
     "plan",
     "plan_zone",
+    "savings_pct",
 ]
 
 POLICIES = ("flexible_start", "pause_resume")
