@@ -457,7 +457,7 @@ def cpu_tdp(name: str) -> tuple[float, str]:
     except (ImportError, DataError):
         entry = None
     if entry is not None:
-        return entry.tdp_w, f"tdp-table:cpu_tdp.csv:{entry.name}"
+        return entry.tdp_w, f"tdp-table:cpu_power.csv:{entry.name}"
     cpus = {_norm(s.name): s for s in hardware_specs() if s.kind == "cpu"}
     key = _norm(name)
     if key in cpus:
