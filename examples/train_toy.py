@@ -12,7 +12,7 @@ import os
 import carbonledger as cl
 
 
-def epoch(n: int = 400_000) -> float:
+def epoch(n: int = 2_000_000) -> float:
     total = 0.0
     for i in range(1, n):
         total += math.sin(i) * math.sqrt(i)

@@ -53,7 +53,7 @@ def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
         found = default_pue(zone)
         if found is not None:
             return PUEChoice(found[0], found[1])
-    return PUEChoice(1.0, "default: 1.0 (no PUE set; IT energy only)")
+    return PUEChoice(1.0, "default: none set, IT energy only")
 
 
 def average_intensity(zone: str | None) -> IntensityValue:
