@@ -135,11 +135,11 @@ def _rotations(items: Sequence[str], reps: int) -> list[list[str]]:
 def _import_code(snippet: str) -> str:
     return (
         "import time\n"
-        "t0 = time.perf_counter()\n"
+        "c0, t0 = time.process_time(), time.perf_counter()\n"
         f"{snippet}\n"
-        "t1 = time.perf_counter()\n"
+        "t1, c1 = time.perf_counter(), time.process_time()\n"
         "import sys\n"
-        "print(repr(t1 - t0), len(sys.modules))\n"
+        "print(repr(t1 - t0), repr(c1 - c0), len(sys.modules))\n"
     )
 
 
@@ -164,6 +164,7 @@ def bench_import(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
         for tool in names:  # warm-up: byte-compile and fill the page cache
             _run([cfg.python, "-c", snippets[tool]], env, 120)
         times: dict[str, list[float]] = {t: [] for t in names}
+        cpu: dict[str, list[float]] = {t: [] for t in names}
         modules: dict[str, int] = {}
         for order in _rotations(names, cfg.reps_import):
             for tool in order:
@@ -173,10 +174,13 @@ def bench_import(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
                         f"{kind} {tool}: {proc.stderr.strip()[-300:]}"
                     )
                     continue
-                value, count = proc.stdout.split()
-                times[tool].append(float(value))
+                wall, used, count = proc.stdout.split()
+                times[tool].append(float(wall))
+                cpu[tool].append(float(used))
                 modules[tool] = int(count)
-        results[kind] = {t: {"s": times[t], "modules": modules.get(t)} for t in names}
+        results[kind] = {
+            t: {"s": times[t], "cpu_s": cpu[t], "modules": modules.get(t)} for t in names
+        }
     # -X importtime breakdown of what tracking needs, without the interpreter's own imports
     startup = _importtime(cfg, env, "pass")
     breakdown: dict[str, Any] = {}
@@ -307,15 +311,24 @@ def _sampling_rate(run: dict[str, Any]) -> float | None:
 
 def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     """Medians, ranges, ratios carbonledger/CodeCarbon, and targets met or missed."""
-    s: dict[str, Any] = {"import": {}, "start": {}, "workloads": {}, "ratios": {}, "targets": []}
+    s: dict[str, Any] = {
+        "import": {},
+        "import_cpu": {},
+        "start": {},
+        "workloads": {},
+        "ratios": {},
+        "targets": [],
+    }
     imp = raw["import"]
     for kind in IMPORT_SNIPPETS:
         s["import"][kind] = {t: stats(imp[kind][t]["s"]) for t in IMPORT_SNIPPETS[kind]}
+        s["import_cpu"][kind] = {t: stats(imp[kind][t]["cpu_s"]) for t in IMPORT_SNIPPETS[kind]}
     for t in TOOLS:
         runs = raw["start"][t]
         s["start"][t] = {
             "init_s": stats([r.get("init_s") for r in runs]),
             "start_s": stats([r.get("start_s") for r in runs]),
+            "start_cpu_s": stats([r.get("start_cpu_s") for r in runs]),
             "first_sample_s": stats([r.get("first_sample_s") for r in runs]),
             "stop_s": stats([r.get("stop_s") for r in runs]),
             "sampled_in_start": all(

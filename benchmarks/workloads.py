@@ -197,15 +197,17 @@ def main(argv: list[str]) -> int:
             print(json.dumps(result))
             return 0
         if tool is not None:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             tool.import_tool()
             result["import_s"] = time.perf_counter() - t0
+            result["import_cpu_s"] = time.process_time() - c0
             t0 = time.perf_counter()
             tool.make()
             result["init_s"] = time.perf_counter() - t0
-            t_call = time.perf_counter()
+            c_call, t_call = time.process_time(), time.perf_counter()
             tool.start()
             result["start_s"] = time.perf_counter() - t_call
+            result["start_cpu_s"] = time.process_time() - c_call
             result["samples_after_start"] = tool.samples_taken()
             result["first_sample_s"] = _wait_first_sample(tool, t_call, timeout_s=10.0)
         result["threads_after_start"] = threading.active_count()
