@@ -446,3 +446,10 @@ class UKGridServer(FakeAPI):
             data = [self._regional(t, region) for t in self._range(a, b)]
             return json_response(200, {"data": {**self._region_head(region), "data": data}})
         return json_response(404, {"error": {"code": "404 Not Found", "message": "Not found"}})
+
+
+class EchoServer(FakeAPI):
+    """Answers every path with ``{"path": ..., "query": ...}`` (for the generic client)."""
+
+    def route(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Response:
+        return json_response(200, {"path": path, "query": query})

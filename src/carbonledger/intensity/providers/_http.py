@@ -185,6 +185,19 @@ def _import_httpx() -> Any:
     return httpx
 
 
+_SSL_CONTEXT: Any = None
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context(httpx: Any) -> Any:
+    """One TLS context for every client of the process (building one takes ~0.1 s)."""
+    global _SSL_CONTEXT
+    with _SSL_LOCK:
+        if _SSL_CONTEXT is None:
+            _SSL_CONTEXT = httpx.create_ssl_context()  # certifi bundle; honours SSL_CERT_FILE
+        return _SSL_CONTEXT
+
+
 def _one_line(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -285,6 +298,7 @@ class HttpClient:
                 )
                 self._client = httpx.Client(
                     timeout=timeout,
+                    verify=_ssl_context(httpx),
                     follow_redirects=False,  # a redirect must not carry credentials elsewhere
                     headers={
                         "User-Agent": f"carbonledger/{__version__}",
