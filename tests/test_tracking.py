@@ -52,9 +52,8 @@ def test_track_records_spans_metrics_and_footprint(tmp_path: Path) -> None:
 def test_exception_marks_failed_and_is_reraised_unchanged() -> None:
     boom = ValueError("boom")
     tracker = cl.Tracker("fails", interval=0.05, sensors=fake_sensors())
-    with pytest.raises(ValueError) as info:
-        with tracker:
-            raise boom
+    with pytest.raises(ValueError) as info, tracker:
+        raise boom
     assert info.value is boom
     assert tracker.footprint().status == "failed"
 
@@ -96,7 +95,9 @@ def test_failing_sensor_never_reaches_the_host() -> None:
 def test_unwritable_ledger_falls_back_without_crashing(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    tracker = cl.Tracker("fallback", interval=0.05, ledger=blocker / "ledger.sqlite", sensors=fake_sensors())
+    tracker = cl.Tracker(
+        "fallback", interval=0.05, ledger=blocker / "ledger.sqlite", sensors=fake_sensors()
+    )
     with tracker as run:
         time.sleep(0.05)
     assert run.footprint().status == "completed"
@@ -126,11 +127,10 @@ def test_spans_are_thread_safe() -> None:
 def test_budget_stop_interrupts_the_loop_and_marks_run_interrupted() -> None:
     budget = cl.Budget(kwh=1e-6, on_exceed="stop")  # 3.6 J: spent in well under a second at 46 W
     tracker = cl.Tracker("budgeted", interval=0.05, sensors=fake_sensors(), budget=budget)
-    with pytest.raises(cl.BudgetExceeded):
-        with tracker:
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                sum(range(100))
+    with pytest.raises(cl.BudgetExceeded), tracker:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            sum(range(100))
     assert budget.exceeded
     assert tracker.footprint().status == "interrupted"
 

@@ -73,19 +73,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from carbonledger.config import Settings
-    from carbonledger.errors import (
-        BudgetExceeded,
-        CarbonLedgerError,
-        ConfigError,
-        DataError,
-        LedgerError,
-        ProviderError,
-        RunNotFoundError,
-        SensorError,
-        UnknownZoneError,
-    )
-    from carbonledger.intensity.series import IntensitySeries
-    from carbonledger.lifecycle.footprint import Footprint
-    from carbonledger.lifecycle.pricing import footprint_for_run
-    from carbonledger.tracking import Run, Tracker, track
+    from carbonledger.config import Settings as Settings
+    from carbonledger.errors import BudgetExceeded as BudgetExceeded
+    from carbonledger.errors import CarbonLedgerError as CarbonLedgerError
+    from carbonledger.errors import ConfigError as ConfigError
+    from carbonledger.errors import DataError as DataError
+    from carbonledger.errors import LedgerError as LedgerError
+    from carbonledger.errors import ProviderError as ProviderError
+    from carbonledger.errors import RunNotFoundError as RunNotFoundError
+    from carbonledger.errors import SensorError as SensorError
+    from carbonledger.errors import UnknownZoneError as UnknownZoneError
+    from carbonledger.intensity.series import IntensitySeries as IntensitySeries
+    from carbonledger.lifecycle.footprint import Footprint as Footprint
+    from carbonledger.lifecycle.pricing import footprint_for_run as footprint_for_run
+    from carbonledger.tracking import Run as Run
+    from carbonledger.tracking import Tracker as Tracker
+    from carbonledger.tracking import track as track

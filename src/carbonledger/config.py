@@ -69,11 +69,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.interval_s) and self.interval_s >= MIN_INTERVAL_S):
-            raise ConfigError(f"interval must be at least {MIN_INTERVAL_S} s, got {self.interval_s}")
+            raise ConfigError(
+                f"interval must be at least {MIN_INTERVAL_S} s, got {self.interval_s}"
+            )
         if not (math.isfinite(self.provider_interval_s) and self.provider_interval_s >= 1):
-            raise ConfigError(f"provider_interval must be at least 1 s, got {self.provider_interval_s}")
+            raise ConfigError(
+                f"provider_interval must be at least 1 s, got {self.provider_interval_s}"
+            )
         if self.provider is not None and self.zone is None:
-            raise ConfigError("a live intensity provider needs a zone (--zone or CARBONLEDGER_ZONE)")
+            raise ConfigError(
+                "a live intensity provider needs a zone (--zone or CARBONLEDGER_ZONE)"
+            )
         if not (math.isfinite(self.flush_interval_s) and self.flush_interval_s > 0):
             raise ConfigError(f"flush_interval must be positive, got {self.flush_interval_s}")
         if self.pue is not None and not (math.isfinite(self.pue) and 1.0 <= self.pue <= 5.0):
@@ -176,7 +182,14 @@ def _parse_value(name: str, value: Any, origin: str) -> Any:
     try:
         if name in ("ledger_path", "sysfs_root", "intensity_series"):
             return Path(os.path.expanduser(str(value)))
-        if name in ("pue", "interval_s", "flush_interval_s", "cpu_tdp_w", "memory_gb", "provider_interval_s"):
+        if name in (
+            "pue",
+            "interval_s",
+            "flush_interval_s",
+            "cpu_tdp_w",
+            "memory_gb",
+            "provider_interval_s",
+        ):
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)

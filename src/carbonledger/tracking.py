@@ -71,7 +71,7 @@ def _host_info() -> dict[str, Any]:
 
         info["pid_create_time"] = psutil.Process().create_time()
         info["memory_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
-    except Exception:  # noqa: BLE001 - host facts are best effort
+    except Exception:
         pass
     return info
 
@@ -238,7 +238,7 @@ class Tracker:
             try:
                 self._tree = ProcessTree(self._root_pid)
                 shares = self._tree.shares
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._warn(f"process attribution unavailable ({exc!r}); process shares unknown")
         self._sampler = Sampler(
             sensors,
@@ -310,9 +310,11 @@ class Tracker:
                 for message in self._recorder.errors:
                     self._warn(message)
             self._flush()
-            self._ledger_call("finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code)
+            self._ledger_call(
+                "finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code
+            )
             self._final = self.footprint()
-        except Exception as exc:  # noqa: BLE001 - never raise into the host
+        except Exception as exc:
             log.error("carbonledger could not close the run cleanly: %r", exc)
         finally:
             if self._ledger is not None:
@@ -394,9 +396,7 @@ class Tracker:
             "embodied": self.embodied_preset,
             "sensors": list(s.sensors) if s.sensors is not None else None,
             "argv": list(sys.argv),
-            "absent": [
-                {"kind": a.kind, "reason": a.reason, "fix": a.fix} for a in self.absent
-            ],
+            "absent": [{"kind": a.kind, "reason": a.reason, "fix": a.fix} for a in self.absent],
         }
 
     def _open_sensors(self) -> list[Sensor]:
@@ -414,7 +414,7 @@ class Tracker:
         )
         try:
             discovery = discover(ctx, only=self.settings.sensors)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._warn(f"sensor discovery failed: {exc!r}")
             return []
         self.absent = list(discovery.absent)
@@ -434,7 +434,9 @@ class Tracker:
             return open_ledger(self.settings.ledger_path)
         except CarbonLedgerError as exc:
             fallback = Path(tempfile.gettempdir()) / f"carbonledger-fallback-{os.getpid()}.sqlite"
-            self._warn(f"cannot use ledger {self.settings.ledger_path} ({exc}); writing to {fallback}")
+            self._warn(
+                f"cannot use ledger {self.settings.ledger_path} ({exc}); writing to {fallback}"
+            )
             return open_ledger(fallback)
 
     def _ledger_call(self, method: str, *args: Any) -> None:
@@ -442,7 +444,7 @@ class Tracker:
             return
         try:
             getattr(self._ledger, method)(*args)
-        except Exception as exc:  # noqa: BLE001 - never raise into the host
+        except Exception as exc:
             self._warn(f"ledger write ({method}) failed: {exc!r}")
 
     def _warn(self, message: str) -> None:
@@ -477,7 +479,7 @@ class Tracker:
             return {}
         try:
             return sampler.read_now()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._warn(f"span boundary read failed: {exc!r}")
             return {}
 
@@ -548,7 +550,7 @@ class Tracker:
         try:
             pue, g_per_kwh, _ = self._price_context()
             kg: float | None = energy_j * pue / 3.6e6 * g_per_kwh / 1000
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._warn(f"budget cannot price energy ({exc}); carbon budgets are not checked")
             kg = None
         for budget in self.budgets:
@@ -559,7 +561,11 @@ class Tracker:
 
         totals = self._snapshot()
         energy_j = self._energy_so_far_j(totals)
-        rels = [(totals[d.device_id].energy_j, d.uncertainty_rel) for d in self.devices if d.device_id in totals]
+        rels = [
+            (totals[d.device_id].energy_j, d.uncertainty_rel)
+            for d in self.devices
+            if d.device_id in totals
+        ]
         total_j = sum(e for e, _ in rels)
         energy_rel = (
             math.sqrt(sum((e * r) ** 2 for e, r in rels)) / total_j if total_j > 0 else None
@@ -567,7 +573,7 @@ class Tracker:
         try:
             pue, g_per_kwh, intensity_rel = self._price_context()
             g_per_j: float | None = pue * g_per_kwh / 3.6e6
-        except Exception:  # noqa: BLE001
+        except Exception:
             g_per_j, intensity_rel = None, None
         forecast = forecast_total(
             done=done,

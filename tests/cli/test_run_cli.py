@@ -18,17 +18,35 @@ from carbonledger.store import open_ledger
 CLI = [sys.executable, "-m", "carbonledger.cli.main"]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env or dict(os.environ),
-                          timeout=timeout)
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env or dict(os.environ), timeout=timeout
+    )
 
 
 @pytest.mark.slow
 def test_run_passes_exit_code_and_output_through_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "fp.json"
     code = "import sys; print('hello'); sys.stderr.write('err\\n'); sys.exit(7)"
-    p = cli("run", "--name", "exit7", "--zone", "FR", "--interval", "0.1", "--json-out", str(out),
-            "--tag", "team=ml", "--", sys.executable, "-c", code)
+    p = cli(
+        "run",
+        "--name",
+        "exit7",
+        "--zone",
+        "FR",
+        "--interval",
+        "0.1",
+        "--json-out",
+        str(out),
+        "--tag",
+        "team=ml",
+        "--",
+        sys.executable,
+        "-c",
+        code,
+    )
     assert p.returncode == 7
     assert "hello" in p.stdout
     assert "err" in p.stderr
@@ -44,14 +62,34 @@ def test_run_passes_exit_code_and_output_through_and_writes_json(tmp_path: Path)
 
 @pytest.mark.slow
 def test_run_forwards_stdin_and_sigterm(tmp_path: Path) -> None:
-    p = subprocess.run([*CLI, "run", "--quiet", "--", sys.executable, "-c", "print(input()[::-1])"],
-                       input="abc\n", capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [*CLI, "run", "--quiet", "--", sys.executable, "-c", "print(input()[::-1])"],
+        input="abc\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0 and p.stdout.strip() == "cba"
 
     out = tmp_path / "fp.json"
     script = "import time\nprint('ready', flush=True)\ntime.sleep(30)"
-    proc = subprocess.Popen([*CLI, "run", "--quiet", "--interval", "0.1", "--json-out", str(out), "--",
-                             sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "run",
+            "--quiet",
+            "--interval",
+            "0.1",
+            "--json-out",
+            str(out),
+            "--",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
@@ -109,8 +147,11 @@ def test_usage_errors_exit_2() -> None:
 @pytest.mark.slow
 def test_kill_9_of_the_tracker_keeps_what_was_recorded(tmp_path: Path) -> None:
     ledger_path = Path(os.environ["CARBONLEDGER_LEDGER"])
-    proc = subprocess.Popen([*CLI, "run", "--name", "killed", "--interval", "0.1", "--", "sleep", "60"],
-                            start_new_session=True, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "run", "--name", "killed", "--interval", "0.1", "--", "sleep", "60"],
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.sensors.powercap_tree import make_powercap_tree
 
 WRAP_UJ = 100_000_000  # 100 J
@@ -60,9 +59,25 @@ def test_simulated_rapl_run_reports_known_powers(tmp_path: Path) -> None:
     env = dict(os.environ, CARBONLEDGER_SYSFS_ROOT=str(root))
     try:
         p = subprocess.run(
-            [sys.executable, "-m", "carbonledger.cli.main", "run", "--scope", "machine",
-             "--interval", "0.5", "--json-out", str(out), "--", "sleep", "6"],
-            env=env, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "carbonledger.cli.main",
+                "run",
+                "--scope",
+                "machine",
+                "--interval",
+                "0.5",
+                "--json-out",
+                str(out),
+                "--",
+                "sleep",
+                "6",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         sim.halt.set()

@@ -26,15 +26,28 @@ class FakeProvider:
 
     def intensity(self, zone: str, at: float | None = None) -> IntensityValue:
         self.calls.append("intensity")
-        return IntensityValue(self.value_g_per_kwh, zone, "marginal", "direct", Method.MEASURED, "fake:live",
-                              at=time.time() - 1)
+        return IntensityValue(
+            self.value_g_per_kwh,
+            zone,
+            "marginal",
+            "direct",
+            Method.MEASURED,
+            "fake:live",
+            at=time.time() - 1,
+        )
 
     def history(self, zone: str, start: float, end: float) -> IntensitySeries:
         self.calls.append("history")
         if not self.history_works:
             raise ProviderError("no history here")
-        return IntensitySeries.from_pairs([(start - 10, 200.0)], zone, signal="marginal", basis="direct",
-                                          source="fake:history", last_step_s=end - start + 60)
+        return IntensitySeries.from_pairs(
+            [(start - 10, 200.0)],
+            zone,
+            signal="marginal",
+            basis="direct",
+            source="fake:history",
+            last_step_s=end - start + 60,
+        )
 
     def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
         raise ProviderError("no forecast")

@@ -13,25 +13,42 @@ from carbonledger.sensors.fake import fake_device
 
 T0 = 1_700_000_000.0
 AVERAGE = IntensityValue(
-    g_per_kwh=400.0, zone="XX", signal="average", basis="lifecycle",
-    method=Method.MODELED, source="test-table", year=2023, uncertainty_rel=0.15,
+    g_per_kwh=400.0,
+    zone="XX",
+    signal="average",
+    basis="lifecycle",
+    method=Method.MODELED,
+    source="test-table",
+    year=2023,
+    uncertainty_rel=0.15,
 )
 
 
 def make_run(duration_s: float, **kw: object) -> RunRecord:
     base = dict(
-        run_id="r1", name="job", phase="training", status=RunStatus.COMPLETED,
-        started_at=T0, ended_at=T0 + duration_s, scope=Scope.MACHINE, zone="XX",
-        pue=None, interval_s=1.0,
+        run_id="r1",
+        name="job",
+        phase="training",
+        status=RunStatus.COMPLETED,
+        started_at=T0,
+        ended_at=T0 + duration_s,
+        scope=Scope.MACHINE,
+        zone="XX",
+        pue=None,
+        interval_s=1.0,
     )
     base.update(kw)
     return RunRecord(**base)  # type: ignore[arg-type]
 
 
-def constant_samples(device_id: str, power_w: float, duration_s: float, step_s: float = 1.0) -> list[Sample]:
-    n = int(round(duration_s / step_s))
+def constant_samples(
+    device_id: str, power_w: float, duration_s: float, step_s: float = 1.0
+) -> list[Sample]:
+    n = round(duration_s / step_s)
     return [
-        Sample(device_id, T0 + i * step_s, T0 + (i + 1) * step_s, power_w * step_s, power_w * step_s)
+        Sample(
+            device_id, T0 + i * step_s, T0 + (i + 1) * step_s, power_w * step_s, power_w * step_s
+        )
         for i in range(n)
     ]
 
@@ -43,7 +60,9 @@ def test_time_aligned_midpoint_step_gives_mean_intensity() -> None:
     series = IntensitySeries.from_pairs(
         [(T0 + i, 100.0 if i < 30 else 500.0) for i in range(60)], "XX", last_step_s=1.0
     )
-    fp = price_run(make_run(60.0), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t"))
+    fp = price_run(
+        make_run(60.0), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t")
+    )
     d = fp.to_dict()
     assert d["intensity"]["g_per_kwh"] == pytest.approx(300.0)
     assert d["intensity"]["time_aligned"] is True
@@ -56,7 +75,9 @@ def test_partial_series_coverage_is_reported_and_not_time_aligned() -> None:
     dev = fake_device("fake:cpu")
     samples = constant_samples("fake:cpu", 50.0, 10.0)
     series = IntensitySeries.from_pairs([(T0, 100.0)], "XX", last_step_s=5.0)  # first half only
-    fp = price_run(make_run(10.0), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t"))
+    fp = price_run(
+        make_run(10.0), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t")
+    )
     i = fp.to_dict()["intensity"]
     assert i["time_aligned"] is False
     assert i["coverage"] == pytest.approx(0.5)
@@ -66,11 +87,22 @@ def test_partial_series_coverage_is_reported_and_not_time_aligned() -> None:
 
 def test_average_pricing_with_pue_and_embodied() -> None:
     devs = [fake_device("fake:cpu"), fake_device("fake:ram", Component.RAM, Method.MODELED, 0.5)]
-    samples = constant_samples("fake:cpu", 40.0, 3600.0, 60.0) + constant_samples("fake:ram", 6.0, 3600.0, 60.0)
-    emb = EmbodiedItem("gpu", total_g=150_000.0, g=10.0, lifetime_years=5, lifetime_use=1.0,
-                       share=1.0, source="test", uncertainty_rel=0.3)
-    fp = price_run(make_run(3600.0), devs, samples, average=AVERAGE, pue=PUEChoice(1.5, "user"),
-                   embodied=[emb])
+    samples = constant_samples("fake:cpu", 40.0, 3600.0, 60.0) + constant_samples(
+        "fake:ram", 6.0, 3600.0, 60.0
+    )
+    emb = EmbodiedItem(
+        "gpu",
+        total_g=150_000.0,
+        g=10.0,
+        lifetime_years=5,
+        lifetime_use=1.0,
+        share=1.0,
+        source="test",
+        uncertainty_rel=0.3,
+    )
+    fp = price_run(
+        make_run(3600.0), devs, samples, average=AVERAGE, pue=PUEChoice(1.5, "user"), embodied=[emb]
+    )
     d = fp.to_dict()
     assert d["energy_kwh"] == pytest.approx(0.046)
     assert d["facility_energy_kwh"] == pytest.approx(0.069)
@@ -100,26 +132,42 @@ def test_spans_and_functional_unit() -> None:
     dev = fake_device("fake:cpu")
     samples = constant_samples("fake:cpu", 100.0, 10.0)
     span = SpanRecord("epoch-1", T0, T0 + 4, {"fake:cpu": 400.0}, {"fake:cpu": 400.0})
-    fp = price_run(make_run(10.0), [dev], samples, [span], {"accuracy": 0.9}, ("request", 1000.0),
-                   average=AVERAGE, pue=PUEChoice(1.0, "t"))
+    fp = price_run(
+        make_run(10.0),
+        [dev],
+        samples,
+        [span],
+        {"accuracy": 0.9},
+        ("request", 1000.0),
+        average=AVERAGE,
+        pue=PUEChoice(1.0, "t"),
+    )
     d = fp.to_dict()
     assert d["spans"][0]["energy_kwh"] == pytest.approx(400.0 / 3.6e6)
     assert d["metrics"] == {"accuracy": 0.9}
-    assert d["functional_unit"]["gco2e_per_unit"] == pytest.approx(d["total_kgco2e"] * 1000 / 1000.0)
+    assert d["functional_unit"]["gco2e_per_unit"] == pytest.approx(
+        d["total_kgco2e"] * 1000 / 1000.0
+    )
 
 
 @given(
     powers=st.lists(st.floats(min_value=0, max_value=1000), min_size=1, max_size=20),
     values=st.lists(st.floats(min_value=0, max_value=1000), min_size=1, max_size=20),
 )
-def test_time_aligned_carbon_is_between_min_and_max_intensity(powers: list[float], values: list[float]) -> None:
+def test_time_aligned_carbon_is_between_min_and_max_intensity(
+    powers: list[float], values: list[float]
+) -> None:
     dev = fake_device("fake:cpu")
     samples = [Sample("fake:cpu", T0 + i, T0 + i + 1, p, p) for i, p in enumerate(powers)]
     n = len(powers)
     series = IntensitySeries.from_pairs(
-        [(T0 + i * n / len(values), v) for i, v in enumerate(values)], "XX", last_step_s=n / len(values)
+        [(T0 + i * n / len(values), v) for i, v in enumerate(values)],
+        "XX",
+        last_step_s=n / len(values),
     )
-    fp = price_run(make_run(float(n)), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t"))
+    fp = price_run(
+        make_run(float(n)), [dev], samples, series=series, average=AVERAGE, pue=PUEChoice(1.0, "t")
+    )
     energy_kwh = sum(powers) / 3.6e6
     assert fp.operational_g is not None
     assert min(values) * energy_kwh - 1e-9 <= fp.operational_g <= max(values) * energy_kwh + 1e-9

@@ -1,3 +1,4 @@
+import itertools
 import threading
 import time
 
@@ -29,7 +30,7 @@ def test_samples_cover_time_without_gaps_and_match_power() -> None:
         sampler.read_now()
     cpu_samples = [s for s in got if s.device_id == "fake:cpu"]
     assert len(cpu_samples) == 5
-    for a, b in zip(cpu_samples, cpu_samples[1:]):
+    for a, b in itertools.pairwise(cpu_samples):
         assert a.t_end == b.t_start
     assert sum(s.host_energy_j or 0 for s in cpu_samples) == pytest.approx(40.0 * 3.5)
     assert sampler.totals["fake:ram"].host_energy_j == pytest.approx(6.0 * 3.5)
@@ -49,7 +50,11 @@ def test_process_scope_applies_shares_per_component() -> None:
         process_share={"fake:gpu": 0.5},
     )
     sampler = Sampler(
-        [sensor], interval_s=1.0, scope=Scope.PROCESS, shares=lambda: Shares(cpu=0.25, ram=0.1), clock=clock
+        [sensor],
+        interval_s=1.0,
+        scope=Scope.PROCESS,
+        shares=lambda: Shares(cpu=0.25, ram=0.1),
+        clock=clock,
     )
     sampler.read_now()
     clock.t += 2.0

@@ -48,7 +48,9 @@ def test_forecast_budget_acts_early() -> None:
     assert b.exceeded and b.spent == 0.0
 
 
-@pytest.mark.parametrize("kw", [{}, {"kwh": 1, "kgco2e": 1}, {"kwh": -1}, {"kwh": 1, "on_exceed": "explode"}])
+@pytest.mark.parametrize(
+    "kw", [{}, {"kwh": 1, "kgco2e": 1}, {"kwh": -1}, {"kwh": 1, "on_exceed": "explode"}]
+)
 def test_bad_budgets(kw: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         Budget(**kw)  # type: ignore[arg-type]

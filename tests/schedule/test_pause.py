@@ -39,12 +39,22 @@ class SteppedSource:
         return IntensityValue(value, zone, "average", "lifecycle", Method.MEASURED, "fake")
 
     def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
-        return IntensitySeries.from_pairs([(float(i), float(v)) for i, v in enumerate(range(100, 1100, 10))], zone)
+        return IntensitySeries.from_pairs(
+            [(float(i), float(v)) for i, v in enumerate(range(100, 1100, 10))], zone
+        )
 
 
 def make(clock: FakeClock, source: SteppedSource, **kw: object) -> CarbonAwarePause:
-    args: dict[str, object] = dict(threshold_g_per_kwh=300.0, max_delay=3600.0, provider=source, zone="DE",
-                                   clock=clock, sleep=clock.sleep, check_every_s=0.0, poll_s=60.0)
+    args: dict[str, object] = dict(
+        threshold_g_per_kwh=300.0,
+        max_delay=3600.0,
+        provider=source,
+        zone="DE",
+        clock=clock,
+        sleep=clock.sleep,
+        check_every_s=0.0,
+        poll_s=60.0,
+    )
     args.update(kw)
     return CarbonAwarePause(**args)  # type: ignore[arg-type]
 
@@ -112,7 +122,9 @@ def test_pause_is_recorded_as_span() -> None:
     assert entered == ["carbon-aware-pause"]
 
 
-@pytest.mark.parametrize("kw", [dict(percentile=10), dict(threshold_g_per_kwh=None), dict(max_delay=-1)])
+@pytest.mark.parametrize(
+    "kw", [dict(percentile=10), dict(threshold_g_per_kwh=None), dict(max_delay=-1)]
+)
 def test_bad_arguments(kw: dict[str, object]) -> None:
     clock = FakeClock()
     with pytest.raises(ConfigError):

@@ -15,8 +15,10 @@ __all__ = ["add_ledger_option", "print_json", "settings_from_args", "write_outpu
 
 def add_ledger_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ledger", metavar="PATH", help="ledger file (default: $CARBONLEDGER_LEDGER or "
-        "~/.local/share/carbonledger/ledger.sqlite)"
+        "--ledger",
+        metavar="PATH",
+        help="ledger file (default: $CARBONLEDGER_LEDGER or "
+        "~/.local/share/carbonledger/ledger.sqlite)",
     )
 
 

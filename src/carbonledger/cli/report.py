@@ -12,14 +12,24 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    p: argparse.ArgumentParser = subparsers.add_parser("report", help="render runs as text, JSON, CSV, HTML, ...")
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "report", help="render runs as text, JSON, CSV, HTML, ..."
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique prefixes")
-    p.add_argument("--format", default="text", choices=sorted(FORMATS), help="output format (default text)")
+    p.add_argument(
+        "--format", default="text", choices=sorted(FORMATS), help="output format (default text)"
+    )
     p.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
     p.add_argument("--samples", action="store_true", help="CSV: one row per sample")
-    p.add_argument("--intensity-series", metavar="FILE", help="re-price with this intensity series (CSV)")
-    p.add_argument("--basis", choices=("lifecycle", "direct"), default="lifecycle",
-                   help="which intensity column of a data-portal CSV to use")
+    p.add_argument(
+        "--intensity-series", metavar="FILE", help="re-price with this intensity series (CSV)"
+    )
+    p.add_argument(
+        "--basis",
+        choices=("lifecycle", "direct"),
+        default="lifecycle",
+        help="which intensity column of a data-portal CSV to use",
+    )
     add_ledger_option(p)
     p.set_defaults(handler=handle)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -25,18 +26,35 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--name", help="run name (default: the command's name)")
     p.add_argument("--phase", choices=PHASES, help="life-cycle phase (default: other)")
-    p.add_argument("--zone", help="grid zone: FR, US-CA, aws:us-east-1, ... (default: world average)")
-    p.add_argument("--pue", type=float, help="power usage effectiveness of the facility (default 1.0)")
+    p.add_argument(
+        "--zone", help="grid zone: FR, US-CA, aws:us-east-1, ... (default: world average)"
+    )
+    p.add_argument(
+        "--pue", type=float, help="power usage effectiveness of the facility (default 1.0)"
+    )
     p.add_argument("--interval", type=float, help="sampling interval in seconds (default 1.0)")
-    p.add_argument("--scope", choices=("machine", "process"), help="energy of the machine or of CMD's process tree")
-    p.add_argument("--intensity-series", metavar="FILE", help="CSV intensity series to price the run time-aligned")
-    p.add_argument("--functional-unit", metavar="NAME=COUNT", help="SCI functional unit, e.g. request=1000")
+    p.add_argument(
+        "--scope",
+        choices=("machine", "process"),
+        help="energy of the machine or of CMD's process tree",
+    )
+    p.add_argument(
+        "--intensity-series",
+        metavar="FILE",
+        help="CSV intensity series to price the run time-aligned",
+    )
+    p.add_argument(
+        "--functional-unit", metavar="NAME=COUNT", help="SCI functional unit, e.g. request=1000"
+    )
     p.add_argument("--embodied", metavar="PRESET", help="hardware preset for embodied emissions")
     p.add_argument(
         "--provider",
-        help="live intensity provider during the run (electricitymaps, watttime, ukgrid); needs --zone",
+        help="live intensity provider during the run (electricitymaps, watttime, ukgrid); "
+        "needs --zone",
     )
-    p.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag the run (repeatable)")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="K=V", help="tag the run (repeatable)"
+    )
     p.add_argument("--json-out", metavar="PATH", help="write the footprint JSON here")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
     add_ledger_option(p)
@@ -63,7 +81,9 @@ def parse_functional_unit(text: str | None) -> tuple[str, float] | None:
     except ValueError:
         value = -1.0
     if not sep or not name or not value > 0:
-        raise ConfigError(f"--functional-unit must be NAME=COUNT with a positive count, got {text!r}")
+        raise ConfigError(
+            f"--functional-unit must be NAME=COUNT with a positive count, got {text!r}"
+        )
     return name, value
 
 
@@ -80,8 +100,9 @@ def handle(args: argparse.Namespace) -> int:
     tags = parse_pairs(args.tag, "--tag")
     functional_unit = parse_functional_unit(args.functional_unit)
     settings = settings_from_args(args, provider=args.provider)
-    tracker = Tracker(args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags,
-                      embodied=args.embodied)
+    tracker = Tracker(
+        args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags, embodied=args.embodied
+    )
     run = tracker.start()
     env = dict(os.environ, CARBONLEDGER_RUN_ID=run.run_id)
     try:
@@ -96,10 +117,8 @@ def handle(args: argparse.Namespace) -> int:
         forwarded.append(signum)
         if signum == signal.SIGINT and _terminal_sent_to_group():
             return  # Ctrl-C at a terminal already reached the child (same process group)
-        try:
+        with contextlib.suppress(OSError):
             child.send_signal(signum)
-        except OSError:
-            pass
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

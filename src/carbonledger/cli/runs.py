@@ -35,7 +35,7 @@ def handle_runs(args: argparse.Namespace) -> int:
         runs = ledger.list_runs()
         if args.limit is not None:
             runs = runs[: args.limit]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for run in runs:
             fp = footprint_for_run(ledger, run.run_id)
             rows.append(
@@ -61,13 +61,17 @@ def handle_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs in {settings.ledger_path}")
         return 0
-    print(f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
-          f"{'energy':>12} {'carbon':>14}")
+    print(
+        f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
+        f"{'energy':>12} {'carbon':>14}"
+    )
     for r in rows:
         started = (r["started_at"] or "")[:19].replace("T", " ")
-        print(f"{r['run_id'][:12]:<12}  {r['name'][:24]:<24} {r['phase']:<15} {r['status']:<11} "
-              f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
-              f"{format_mass_kg(r['total_kgco2e']):>14}")
+        print(
+            f"{r['run_id'][:12]:<12}  {r['name'][:24]:<24} {r['phase']:<15} {r['status']:<11} "
+            f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
+            f"{format_mass_kg(r['total_kgco2e']):>14}"
+        )
     return 0
 
 

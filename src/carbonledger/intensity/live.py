@@ -64,7 +64,9 @@ class LiveIntensityRecorder:
         self.source: str | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="carbonledger-intensity", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="carbonledger-intensity", daemon=True
+        )
         self._thread.start()
 
     def stop(self, started_at: float, ended_at: float) -> None:
@@ -78,12 +80,15 @@ class LiveIntensityRecorder:
                 # the provider's history wins wherever it has data
                 kept = {t: v for t, v in self._rows.items() if not history.start <= t < history.end}
                 kept.update(
-                    (float(t), float(v)) for t, v in zip(history.times, history.values_g_per_kwh)
+                    (float(t), float(v))
+                    for t, v in zip(history.times, history.values_g_per_kwh, strict=True)
                 )
                 self._rows = kept
                 self._describe(history.signal, history.basis, history.source)
-        except Exception as exc:  # noqa: BLE001 - keep what was observed
-            self._error(f"intensity history unavailable ({exc}); using the values observed during the run")
+        except Exception as exc:
+            self._error(
+                f"intensity history unavailable ({exc}); using the values observed during the run"
+            )
         self._write()
 
     def _loop(self) -> None:
@@ -95,7 +100,7 @@ class LiveIntensityRecorder:
                     self._rows[float(at)] = float(value.g_per_kwh)
                     self._describe(value.signal, value.basis, value.source)
                 self._write()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._error(f"live intensity unavailable ({exc})")
             if self._stop.wait(self.interval_s):
                 return
@@ -122,7 +127,12 @@ class LiveIntensityRecorder:
                 writer.writerow([_iso(t), repr(v)])
         os.replace(tmp, self.path)
         if self.signal is not None:
-            meta = {"signal": self.signal, "basis": self.basis, "source": self.source, "zone": self.zone}
+            meta = {
+                "signal": self.signal,
+                "basis": self.basis,
+                "source": self.source,
+                "zone": self.zone,
+            }
             self.path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
 
 

@@ -69,7 +69,7 @@ class IntensitySeries:
             return self.last_step_s
         if len(self.times) < 2:
             return 3600.0
-        gaps = sorted(b - a for a, b in zip(self.times, self.times[1:]))
+        gaps = sorted(b - a for a, b in zip(self.times, self.times[1:], strict=False))
         return gaps[len(gaps) // 2]
 
     @property

@@ -226,6 +226,8 @@ class Footprint:
             "spans": [s.to_dict() for s in self.spans],
             "metrics": dict(self.metrics),
             "tags": dict(self.tags),
-            "functional_unit": None if self.functional_unit is None else self.functional_unit.to_dict(),
+            "functional_unit": None
+            if self.functional_unit is None
+            else self.functional_unit.to_dict(),
             "warnings": list(self.warnings),
         }

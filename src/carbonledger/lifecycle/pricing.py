@@ -91,7 +91,9 @@ def price_run(
     notes = list(warnings)
     pue = pue or resolve_pue(run.pue, run.zone)
     average = average or average_intensity(run.zone)
-    end = run.ended_at if run.ended_at is not None else max((s.t_end for s in samples), default=None)
+    end = (
+        run.ended_at if run.ended_at is not None else max((s.t_end for s in samples), default=None)
+    )
     duration_s = None if end is None else max(0.0, end - run.started_at)
 
     by_device: dict[str, list[Sample]] = defaultdict(list)
@@ -108,7 +110,9 @@ def price_run(
         energy_j = sum(known) if known else None
         gaps = sum(1 for s in rows if s.energy_j is None)
         if gaps:
-            notes.append(f"{device.device_id}: {gaps} interval(s) without a reading; energy is a lower bound")
+            notes.append(
+                f"{device.device_id}: {gaps} interval(s) without a reading; energy is a lower bound"
+            )
         components.append(
             ComponentEnergy(
                 component=str(device.component),
@@ -137,7 +141,11 @@ def price_run(
     if energy_j is not None and energy_rel is not None:
         energy_interval = (energy_j * (1 - energy_rel), energy_j * (1 + energy_rel))
     total_interval = None
-    if operational_g is not None and energy_rel is not None and intensity.uncertainty_rel is not None:
+    if (
+        operational_g is not None
+        and energy_rel is not None
+        and intensity.uncertainty_rel is not None
+    ):
         op_rel = math.hypot(energy_rel, intensity.uncertainty_rel)
         terms = [(operational_g, op_rel)] + [(e.g, e.uncertainty_rel) for e in embodied]
         rel = _rel_error(terms)
@@ -145,7 +153,8 @@ def price_run(
             total_interval = (max(0.0, total_g * (1 - rel)), total_g * (1 + rel))
 
     span_rows = tuple(
-        _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g) for span in spans
+        _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g)
+        for span in spans
     )
     fu = None
     if functional_unit is not None:
@@ -221,7 +230,11 @@ def _operational(
         )
     if coverage == 0:
         return _used_from_average(average, time_aligned=False, coverage=0.0), grams
-    rel = series.uncertainty_rel if aligned else max(series.uncertainty_rel, average.uncertainty_rel or 0)
+    rel = (
+        series.uncertainty_rel
+        if aligned
+        else max(series.uncertainty_rel, average.uncertainty_rel or 0)
+    )
     used = IntensityUsed(
         g_per_kwh=effective,
         zone=series.zone,
@@ -240,7 +253,9 @@ def _any_estimated(series: IntensitySeries) -> bool:
     return series.estimated is not None and any(series.estimated)
 
 
-def _used_from_average(value: IntensityValue, *, time_aligned: bool, coverage: float | None) -> IntensityUsed:
+def _used_from_average(
+    value: IntensityValue, *, time_aligned: bool, coverage: float | None
+) -> IntensityUsed:
     return IntensityUsed(
         g_per_kwh=value.g_per_kwh,
         zone=value.zone,
@@ -285,7 +300,9 @@ def _span_footprint(
     )
 
 
-def _embodied_for(run: RunRecord, devices: Sequence[DeviceInfo], notes: list[str]) -> tuple[EmbodiedItem, ...]:
+def _embodied_for(
+    run: RunRecord, devices: Sequence[DeviceInfo], notes: list[str]
+) -> tuple[EmbodiedItem, ...]:
     duration = run.duration_s
     if duration is None:
         return ()
@@ -318,7 +335,9 @@ def footprint_for_run(
             if Path(path).is_file() or not run.settings.get("intensity_provider"):
                 series = load_recorded_series(Path(path), run.zone)
             else:
-                notes.append(f"no live intensity was recorded ({path} is missing); one average is used")
+                notes.append(
+                    f"no live intensity was recorded ({path} is missing); one average is used"
+                )
     return price_run(
         run,
         devices,

@@ -12,7 +12,7 @@ from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.records import DeviceInfo, RunRecord, Sample, SpanRecord
 
-__all__ = ["FORMATS", "ReportInput", "Renderer", "get_renderer", "render"]
+__all__ = ["FORMATS", "Renderer", "ReportInput", "get_renderer", "render"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ FORMATS: dict[str, str] = {
 def get_renderer(format_name: str) -> Renderer:
     module_name = FORMATS.get(format_name)
     if module_name is None:
-        raise ConfigError(f"unknown report format {format_name!r}; choose from {', '.join(FORMATS)}")
+        raise ConfigError(
+            f"unknown report format {format_name!r}; choose from {', '.join(FORMATS)}"
+        )
     try:
         module = importlib.import_module(f"carbonledger.report.{module_name}")
     except ModuleNotFoundError as exc:

@@ -10,11 +10,29 @@ from carbonledger.report.base import ReportInput
 __all__ = ["RUN_COLUMNS", "SAMPLE_COLUMNS", "render"]
 
 RUN_COLUMNS = (
-    "run_id", "name", "phase", "status", "started_at", "ended_at", "duration_s", "scope",
-    "energy_kwh", "pue", "facility_energy_kwh", "intensity_g_per_kwh", "intensity_zone",
-    "intensity_method", "intensity_source", "time_aligned", "operational_kgco2e",
-    "embodied_kgco2e", "total_kgco2e", "energy_kwh_low", "energy_kwh_high",
-    "total_kgco2e_low", "total_kgco2e_high",
+    "run_id",
+    "name",
+    "phase",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "scope",
+    "energy_kwh",
+    "pue",
+    "facility_energy_kwh",
+    "intensity_g_per_kwh",
+    "intensity_zone",
+    "intensity_method",
+    "intensity_source",
+    "time_aligned",
+    "operational_kgco2e",
+    "embodied_kgco2e",
+    "total_kgco2e",
+    "energy_kwh_low",
+    "energy_kwh_high",
+    "total_kgco2e_low",
+    "total_kgco2e_high",
 )
 SAMPLE_COLUMNS = ("run_id", "device", "t_start", "t_end", "host_energy_j", "energy_j")
 
@@ -30,8 +48,16 @@ def render(data: ReportInput) -> str:
         writer.writerow(SAMPLE_COLUMNS)
         for fp in data.footprints:
             for s in data.samples.get(fp.run_id or "", ()):
-                writer.writerow([fp.run_id, s.device_id, s.t_start, s.t_end,
-                                 _cell(s.host_energy_j), _cell(s.energy_j)])
+                writer.writerow(
+                    [
+                        fp.run_id,
+                        s.device_id,
+                        s.t_start,
+                        s.t_end,
+                        _cell(s.host_energy_j),
+                        _cell(s.energy_j),
+                    ]
+                )
         return out.getvalue()
     writer.writerow(RUN_COLUMNS)
     for fp in data.footprints:
@@ -40,11 +66,27 @@ def render(data: ReportInput) -> str:
         total_iv = d["uncertainty"]["total_kgco2e"] or [None, None]
         intensity = d["intensity"]
         row = [
-            d["run_id"], d["name"], d["phase"], d["status"], d["started_at"], d["ended_at"],
-            d["duration_s"], d["scope"], d["energy_kwh"], d["pue"], d["facility_energy_kwh"],
-            intensity["g_per_kwh"], intensity["zone"], intensity["method"], intensity["source"],
-            intensity["time_aligned"], d["operational_kgco2e"], d["embodied_kgco2e"],
-            d["total_kgco2e"], *energy_iv, *total_iv,
+            d["run_id"],
+            d["name"],
+            d["phase"],
+            d["status"],
+            d["started_at"],
+            d["ended_at"],
+            d["duration_s"],
+            d["scope"],
+            d["energy_kwh"],
+            d["pue"],
+            d["facility_energy_kwh"],
+            intensity["g_per_kwh"],
+            intensity["zone"],
+            intensity["method"],
+            intensity["source"],
+            intensity["time_aligned"],
+            d["operational_kgco2e"],
+            d["embodied_kgco2e"],
+            d["total_kgco2e"],
+            *energy_iv,
+            *total_iv,
         ]
         writer.writerow([_cell(v) for v in row])
     return out.getvalue()

@@ -48,8 +48,15 @@ def summary(fp: Footprint) -> str:
             f"{power:>9}  {c['method']}{rel}  [{c['source']}]"
         )
     energy_iv = d["uncertainty"]["energy_kwh"]
-    iv = f" [{format_energy_kwh(energy_iv[0])} – {format_energy_kwh(energy_iv[1])}]" if energy_iv else ""
-    lines.append(f"  energy  {format_energy_kwh(d['energy_kwh'])}{iv}, PUE {d['pue']:.2f} ({d['pue_source']})")
+    iv = (
+        f" [{format_energy_kwh(energy_iv[0])} – {format_energy_kwh(energy_iv[1])}]"
+        if energy_iv
+        else ""
+    )
+    lines.append(
+        f"  energy  {format_energy_kwh(d['energy_kwh'])}{iv}, "
+        f"PUE {d['pue']:.2f} ({d['pue_source']})"
+    )
     i = d["intensity"]
     g = f"{i['g_per_kwh']:.0f} g/kWh" if i["g_per_kwh"] is not None else "unknown"
     aligned = "time-aligned" if i["time_aligned"] else "one average"

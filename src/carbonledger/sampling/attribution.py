@@ -24,9 +24,7 @@ _IDLE_FIELDS = ("idle", "iowait", "steal", "guest", "guest_nice")
 def machine_busy_cpu_s() -> float:
     """CPU seconds all cores spent busy since boot (idle, iowait, steal and guest excluded)."""
     times = psutil.cpu_times()
-    return sum(
-        getattr(times, name) for name in times._fields if name not in _IDLE_FIELDS
-    )
+    return float(sum(getattr(times, name) for name in times._fields if name not in _IDLE_FIELDS))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ import math
 __all__ = ["EnergyAccumulator", "counter_delta", "trapezoid_j"]
 
 
-def counter_delta(previous: int | float, current: int | float, max_range: int | float | None) -> float:
+def counter_delta(
+    previous: int | float, current: int | float, max_range: int | float | None
+) -> float:
     """Energy between two reads of a wrapping counter, in the counter's unit.
 
     A counter that went backwards wrapped once at ``max_range`` (RAPL's

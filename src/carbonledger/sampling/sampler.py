@@ -8,6 +8,7 @@ raises is logged once and dropped; the others go on. Nothing here raises into th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -83,7 +84,10 @@ class Sampler:
         """Read every sensor now; returns a copy of the cumulative totals."""
         with self._lock:
             self._read_locked()
-            return {k: DeviceTotals(v.host_energy_j, v.energy_j, v.last_t) for k, v in self.totals.items()}
+            return {
+                k: DeviceTotals(v.host_energy_j, v.energy_j, v.last_t)
+                for k, v in self.totals.items()
+            }
 
     def stop(self) -> None:
         """Stop the thread, take a last read, close the sensors. Safe to call twice."""
@@ -97,7 +101,7 @@ class Sampler:
             for sensor in self._sensors:
                 try:
                     sensor.close()
-                except Exception as exc:  # noqa: BLE001 - never raise into the host
+                except Exception as exc:
                     log.debug("closing sensor %s failed: %s", sensor.kind, exc)
             self._sensors = []
 
@@ -121,7 +125,7 @@ class Sampler:
                     self._read_locked()
                 for listener in list(self._tick_listeners):
                     listener()
-            except Exception as exc:  # noqa: BLE001 - the sampler never dies
+            except Exception as exc:
                 self._record_error(f"sampler tick failed: {exc!r}")
 
     def _record_error(self, message: str) -> None:
@@ -136,12 +140,14 @@ class Sampler:
         for sensor in list(self._sensors):
             try:
                 readings = sensor.read()
-            except Exception as exc:  # noqa: BLE001 - drop the sensor, keep tracking
+            except Exception as exc:
                 self._drop(sensor, exc)
                 continue
             t = self._clock()
             for reading in readings:
-                sample = self._advance(reading.device_id, t, reading.energy_j, reading.process_share, shares)
+                sample = self._advance(
+                    reading.device_id, t, reading.energy_j, reading.process_share, shares
+                )
                 if sample is not None:
                     batch.append(sample)
         if batch and self._on_samples is not None:
@@ -152,11 +158,13 @@ class Sampler:
             return None
         try:
             return self._shares()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._record_error(f"process attribution failed: {exc!r}")
             return None
 
-    def _share_for(self, device_id: str, process_share: float | None, shares: Shares | None) -> float | None:
+    def _share_for(
+        self, device_id: str, process_share: float | None, shares: Shares | None
+    ) -> float | None:
         if self.scope is Scope.MACHINE:
             return 1.0
         if process_share is not None:
@@ -204,7 +212,5 @@ class Sampler:
         self._sensors.remove(sensor)
         for device in sensor.devices():
             self.totals[device.device_id].ok = False
-        try:
+        with contextlib.suppress(Exception):
             sensor.close()
-        except Exception:  # noqa: BLE001
-            pass

@@ -81,7 +81,9 @@ class Budget:
             return
         self.spent = spent
         if spent > self.limit:
-            self._exceed(f"{self.unit} budget exceeded: spent {spent:.4g} of {self.limit:.4g} {self.unit}")
+            self._exceed(
+                f"{self.unit} budget exceeded: spent {spent:.4g} of {self.limit:.4g} {self.unit}"
+            )
 
     def update_forecast(self, *, energy_kwh: float, kgco2e: float | None) -> None:
         forecast = energy_kwh if self.unit == "kWh" else kgco2e
@@ -108,7 +110,9 @@ class Budget:
             if self.exceeded:
                 return
             self.exceeded = True
-            self._error = BudgetExceeded(message, spent=self.spent, limit=self.limit, unit=self.unit)
+            self._error = BudgetExceeded(
+                message, spent=self.spent, limit=self.limit, unit=self.unit
+            )
         log.warning("%s", message)
         if self.on_exceed == "stop" and self._owner_thread is not None:
             if threading.get_ident() == self._owner_thread:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.errors import ConfigError
 
 if TYPE_CHECKING:
-    from carbonledger.intensity.base import IntensitySource
     from carbonledger.tracking import Run
 
 __all__ = ["CarbonAwarePause"]
@@ -40,7 +39,7 @@ class CarbonAwarePause:
         threshold_g_per_kwh: float | None = None,
         percentile: float | None = None,
         max_delay: float,
-        provider: IntensitySource | Any,
+        provider: Any,
         zone: str,
         run: Run | None = None,
         check_every_s: float = 300.0,
@@ -50,11 +49,15 @@ class CarbonAwarePause:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if (threshold_g_per_kwh is None) == (percentile is None):
-            raise ConfigError("CarbonAwarePause needs exactly one of threshold_g_per_kwh= or percentile=")
+            raise ConfigError(
+                "CarbonAwarePause needs exactly one of threshold_g_per_kwh= or percentile="
+            )
         if percentile is not None and not 0 < percentile < 100:
             raise ConfigError(f"percentile must be between 0 and 100, got {percentile}")
         if not (math.isfinite(max_delay) and max_delay >= 0):
-            raise ConfigError(f"max_delay must be a non-negative number of seconds, got {max_delay}")
+            raise ConfigError(
+                f"max_delay must be a non-negative number of seconds, got {max_delay}"
+            )
         if poll_s <= 0 or check_every_s < 0:
             raise ConfigError("poll_s must be positive and check_every_s non-negative")
         self.threshold_g_per_kwh = threshold_g_per_kwh
@@ -113,7 +116,7 @@ class CarbonAwarePause:
     def _current(self) -> float | None:
         try:
             return float(self.provider.intensity(self.zone, self._clock()).g_per_kwh)
-        except Exception as exc:  # noqa: BLE001 - an unavailable signal never blocks
+        except Exception as exc:
             self._unavailable(exc)
             return None
 
@@ -123,13 +126,13 @@ class CarbonAwarePause:
         try:
             series = self.provider.forecast(self.zone, hours=self.horizon_hours)
             values = sorted(series.values_g_per_kwh)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._unavailable(exc)
             return None
         if len(values) < 2:
             return values[0] if values else None
         cut = statistics.quantiles(values, n=100, method="inclusive")
-        return cut[max(0, min(98, round(self.percentile or 50) - 1))]
+        return float(cut[max(0, min(98, round(self.percentile or 50) - 1))])
 
     def _unavailable(self, exc: BaseException) -> None:
         if not self._warned:
