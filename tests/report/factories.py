@@ -285,7 +285,19 @@ def hostile_input() -> ReportInput:
         span_names=span_names,
         host={"hostname": HOSTILE, "os": HOSTILE, "packages": {HOSTILE: HOSTILE}},
     )
-    fp = replace(fp, warnings=(HOSTILE,), phase="training")
+    components = tuple(
+        replace(c, name=f"{c.name}{HOSTILE}", source=f"{c.source}{HOSTILE}") for c in fp.components
+    )
+    intensity = replace(fp.intensity, source=f"table{HOSTILE}")
+    embodied = tuple(replace(e, item=f"{e.item}{HOSTILE}") for e in fp.embodied)
+    fp = replace(
+        fp,
+        warnings=(HOSTILE,),
+        components=components,
+        intensity=intensity,
+        embodied=embodied,
+        pue_source=HOSTILE,
+    )
     base = report_input(fp, span_names=span_names)
     run = replace(base.runs[0], settings={"command": ["python", HOSTILE], HOSTILE: HOSTILE})
     return replace(base, runs=[run])
