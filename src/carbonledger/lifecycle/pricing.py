@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
@@ -303,17 +303,15 @@ def _span_footprint(
 def _embodied_for(
     run: RunRecord, devices: Sequence[DeviceInfo], notes: list[str]
 ) -> tuple[EmbodiedItem, ...]:
+    """Embodied emissions of the hardware the run held, for as long as it held it."""
+    from carbonledger.lifecycle.embodied import embodied_for_run
+
     duration = run.duration_s
     if duration is None:
         return ()
-    try:
-        from carbonledger.lifecycle.embodied import embodied_for_run
-    except ImportError:
-        return ()
-    result: Any = embodied_for_run(devices, duration, preset=run.settings.get("embodied"))
-    items = getattr(result, "items", result)
-    notes.extend(getattr(result, "warnings", ()))
-    return tuple(items)
+    result = embodied_for_run(devices, duration, preset=run.settings.get("embodied"))
+    notes.extend(result.warnings)
+    return tuple(result.items)
 
 
 def footprint_for_run(
