@@ -111,7 +111,7 @@ class FakeAPI:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.server.block_on_close = False  # type: ignore[attr-defined]
+        self.server.block_on_close = False
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
@@ -406,8 +406,8 @@ class UKGridServer(FakeAPI):
 
     def _range(self, a: float, b: float) -> list[float]:
         # like the real API, a range also returns the half hour that ends at ``from``
-        t = math.floor(a / 1800) * 1800 - 1800
-        out = []
+        t = float(math.floor(a / 1800) * 1800 - 1800)
+        out: list[float] = []
         while t < b:
             out.append(t)
             t += 1800
