@@ -64,6 +64,9 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
         f"acc{HOSTILE}",
         f"epoch{HOSTILE}/eval",
         "python '<script>alert(\"x\")</script>'",
+        f"NVIDIA A100-SXM4-80GB{HOSTILE}",
+        f"table{HOSTILE}",
+        f"server chassis{HOSTILE}",
     ):
         assert shown in text, shown
     assert_self_contained(page)
