@@ -121,6 +121,13 @@ def test_past_intensity_uses_aligned_window(
     assert (query["start"], query["end"]) == ("2024-05-27T12:00:00Z", "2024-05-27T13:00:00Z")
 
 
+def test_time_close_to_now_is_the_latest_value(
+    em_server: ElectricityMapsServer, settings: HttpSettings
+) -> None:
+    make(em_server, settings).intensity("DE", at=NOW - 30)
+    assert em_server.requests[-1].path == "/v3/carbon-intensity/latest"
+
+
 def test_forecast(em_server: ElectricityMapsServer, settings: HttpSettings) -> None:
     provider = make(em_server, settings)
     series = provider.forecast("DE", hours=10)

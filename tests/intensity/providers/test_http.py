@@ -99,6 +99,14 @@ def test_connection_refused_is_retried_then_reported(
     assert http.requests_sent == 3 and len(sleeps) == 2
 
 
+@pytest.mark.parametrize("url", ["htp://host", "not a url", "http://[::1"])
+def test_invalid_base_url_is_not_retried(url: str, settings: HttpSettings) -> None:
+    http = HttpClient("test", url, settings)
+    with pytest.raises(ProviderError, match=r"invalid URL.*CARBONLEDGER_TEST_URL"):
+        http.get_json("/x", hints=HINTS)
+    assert http.requests_sent == 1
+
+
 def test_timeout(echo: EchoServer, settings: HttpSettings) -> None:
     fast = dataclasses.replace(settings, read_timeout_s=0.1, max_retries=0)
     echo.push(delay_s=1.0)

@@ -26,6 +26,7 @@ MEASURED_UNCERTAINTY_REL = 0.10
 ESTIMATED_UNCERTAINTY_REL = 0.20
 
 HOUR_S = 3600.0
+NOW_TOLERANCE_S = 60.0  # a time this close to now asks for the latest value
 
 
 @runtime_checkable
@@ -83,12 +84,15 @@ class LiveProvider:
 
     # --- shared -------------------------------------------------------------------------
     def intensity(self, zone: str, at: float | None = None) -> IntensityValue:
-        """The intensity for ``zone`` now (``at=None``) or at unix time ``at``."""
+        """The intensity for ``zone`` now (``at=None``, or within a minute of now) or at unix
+        time ``at`` (past: the history hour holding it; future: the forecast)."""
         if at is None:
             return self.latest(zone)
         if not math.isfinite(at):
             raise ProviderError(f"{self.name}: invalid time {at!r}")
         now = self._clock()
+        if abs(at - now) <= NOW_TOLERANCE_S:
+            return self.latest(zone)
         if at > now:
             hours = math.ceil((at - now) / HOUR_S) + 1
             if at - now > self.max_forecast_hours * HOUR_S:

@@ -378,6 +378,10 @@ class HttpClient:
                     f"timed out {phase} {path} after {limit:g} s; check your network, "
                     f"or raise {_ENV}TIMEOUT / {_ENV}CONNECT_TIMEOUT"
                 )
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+                raise self._fail(
+                    f"invalid URL {self.base_url + path!r}; check {hints.url_env}"
+                ) from None
             except httpx.TransportError as exc:
                 problem = (
                     f"cannot reach {self.base_url} ({type(exc).__name__}); check your network, "
