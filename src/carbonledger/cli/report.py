@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from carbonledger.lifecycle.pricing import footprint_for_run
+    from carbonledger.lifecycle.pricing import footprint_for_run, stored_series
     from carbonledger.report.base import ReportInput, render
     from carbonledger.store import open_ledger
 
@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
             devices={r.run_id: ledger.devices(r.run_id) for r in runs},
             samples={r.run_id: ledger.samples(r.run_id) for r in runs},
             spans={r.run_id: ledger.spans(r.run_id) for r in runs},
-            series=series,
+            series=series if series is not None or len(runs) != 1 else stored_series(runs[0]),
             include_samples=args.samples,
         )
     finally:

@@ -28,7 +28,14 @@ from carbonledger.units import J_PER_KWH
 if TYPE_CHECKING:
     from carbonledger.store.base import Ledger, MetricValue
 
-__all__ = ["PUEChoice", "footprint_for_run", "iso_utc", "price_run", "resolve_pue"]
+__all__ = [
+    "PUEChoice",
+    "footprint_for_run",
+    "iso_utc",
+    "price_run",
+    "resolve_pue",
+    "stored_series",
+]
 
 
 def iso_utc(unix_s: float | None) -> str | None:
@@ -314,6 +321,20 @@ def _embodied_for(
     return tuple(result.items)
 
 
+def stored_series(run: RunRecord, notes: list[str] | None = None) -> IntensitySeries | None:
+    """The intensity series a run was tracked with (a CSV, or one recorded live), if any."""
+    path = run.settings.get("intensity_series")
+    if not path:
+        return None
+    from carbonledger.intensity.live import load_recorded_series
+
+    if Path(path).is_file() or not run.settings.get("intensity_provider"):
+        return load_recorded_series(Path(path), run.zone)
+    if notes is not None:
+        notes.append(f"no live intensity was recorded ({path} is missing); one average is used")
+    return None
+
+
 def footprint_for_run(
     ledger: Ledger,
     run_id: str,
@@ -326,16 +347,7 @@ def footprint_for_run(
     devices = ledger.devices(run.run_id)
     notes = list(extra_warnings)
     if series is None:
-        path = run.settings.get("intensity_series")
-        if path:
-            from carbonledger.intensity.live import load_recorded_series
-
-            if Path(path).is_file() or not run.settings.get("intensity_provider"):
-                series = load_recorded_series(Path(path), run.zone)
-            else:
-                notes.append(
-                    f"no live intensity was recorded ({path} is missing); one average is used"
-                )
+        series = stored_series(run, notes)
     return price_run(
         run,
         devices,
