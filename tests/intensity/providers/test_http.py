@@ -285,3 +285,16 @@ def test_importing_never_imports_httpx() -> None:
         "assert 'httpx' not in sys.modules, 'httpx imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_parse_failure_is_not_cached(echo: EchoServer, settings: HttpSettings) -> None:
+    http = client(echo, settings)
+
+    def refuse(payload: object) -> object:
+        raise ProviderError("test: malformed")
+
+    with pytest.raises(ProviderError, match="malformed"):
+        http.get("/x", refuse, cache_ttl_s=60, hints=HINTS)
+    assert http.get("/x", lambda p: p["path"], cache_ttl_s=60, hints=HINTS) == "/x"
+    assert http.get("/x", lambda p: p["path"], cache_ttl_s=60, hints=HINTS) == "/x"
+    assert echo.count() == 2

@@ -99,3 +99,12 @@ def test_errors_are_single_lines_naming_the_provider(case: Case, settings: HttpS
         provider.intensity(zone)
     message = str(info.value)
     assert message.startswith(provider.name + ": ") and "\n" not in message
+
+
+def test_a_malformed_answer_is_never_cached(case: Case, settings: HttpSettings) -> None:
+    server, factory, zone, prefix = case
+    server.push(path=prefix, status=200, body={"unexpected": True})
+    with pytest.raises(ProviderError, match="malformed"):
+        factory(settings).intensity(zone)
+    assert factory(settings).intensity(zone).g_per_kwh > 0  # asked again, not replayed
+    assert server.count(prefix) == 2

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
 from carbonledger.intensity.providers._cache import ResponseCache, default_cache_dir
@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("carbonledger.intensity.providers")
+
+T = TypeVar("T")
 
 REDACTED = "***"
 _ENV = "CARBONLEDGER_PROVIDER_"
@@ -198,6 +200,10 @@ def _ssl_context(httpx: Any) -> Any:
         return _SSL_CONTEXT
 
 
+def _as_is(payload: Any) -> Any:
+    return payload
+
+
 def _one_line(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -325,24 +331,50 @@ class HttpClient:
         cache_ttl_s: float | None = None,
         zone: str | None = None,
     ) -> Any:
-        """GET ``base_url + path`` and return its JSON, from the cache when fresh enough.
+        """GET ``base_url + path`` and return its JSON (see :meth:`get`)."""
+        return self.get(
+            path,
+            _as_is,
+            hints=hints,
+            params=params,
+            headers=headers,
+            basic_auth=basic_auth,
+            cache_ttl_s=cache_ttl_s,
+            zone=zone,
+        )
 
-        ``cache_ttl_s`` None means never cached (logins). Raises ProviderError (a
+    def get(
+        self,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        hints: ErrorHints,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, Secret | str] | None = None,
+        basic_auth: tuple[Secret, Secret] | None = None,
+        cache_ttl_s: float | None = None,
+        zone: str | None = None,
+    ) -> T:
+        """GET ``base_url + path`` and return ``parse(json)``, from the cache when fresh.
+
+        A response is cached only once ``parse`` accepted it (a malformed answer is never
+        replayed); ``cache_ttl_s`` None means never cached (logins). Raises ProviderError (a
         :class:`ProviderHTTPError` for HTTP error statuses, a :class:`ProviderZoneError` when
         the provider says it does not know ``zone``).
         """
         query = dict(params or {})
         endpoint = self.base_url + path
-        secrets = [s.reveal() for s in self._secrets]
         if self.cache is not None and cache_ttl_s is not None:
             cached = self.cache.get(self.provider, endpoint, query, cache_ttl_s)
             if cached is not None:
                 log.debug("%s: cache hit for %s", self.provider, path)
-                return cached
+                return parse(cached)
         payload = self._fetch(path, query, headers or {}, basic_auth, hints, zone)
+        result = parse(payload)
         if self.cache is not None and cache_ttl_s is not None:
+            secrets = [s.reveal() for s in self._secrets]
             self.cache.put(self.provider, endpoint, query, payload, secrets=secrets)
-        return payload
+        return result
 
     def _fetch(
         self,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from carbonledger.errors import ConfigError, ProviderError
 from carbonledger.intensity.base import IntensityValue
@@ -52,6 +51,9 @@ HISTORY_TTL_S = 7 * 24 * 3600.0
 SETTLED_AFTER_S = 48 * 3600.0
 
 _STEP_S = {"5_minutes": 300.0, "15_minutes": 900.0, "hourly": 3600.0}
+
+# (points, step in seconds, zone) of one response
+_Page = tuple[list[Point], float, str]
 
 HINTS = ErrorHints(
     auth=f"check {TOKEN_ENV}",
@@ -124,9 +126,12 @@ class ElectricityMapsProvider(LiveProvider):
         key = text.upper()
         return key, {"zone": key}
 
-    def _get(self, path: str, zone: str, params: dict[str, str], ttl_s: float) -> Any:
-        return self.http.get_json(
+    def _get(
+        self, path: str, zone: str, params: dict[str, str], ttl_s: float, list_key: str | None
+    ) -> _Page:
+        return self.http.get(
             path,
+            lambda payload: self._page(payload, list_key, path, zone),
             params={**params, "emissionFactorType": self.basis},
             headers={"auth-token": self._token},
             cache_ttl_s=ttl_s,
@@ -157,36 +162,38 @@ class ElectricityMapsProvider(LiveProvider):
             return None
         return (at, value, estimated)
 
-    def _points(self, payload: object, key: str, where: str) -> list[Point]:
-        items = require(payload, key, provider=NAME, where=where)
-        if not isinstance(items, list):
-            raise ProviderError(
-                f"electricitymaps: malformed response from {where}: {key!r} is not a list"
-            )
-        points = [self._point(item, where) for item in items]
-        return [p for p in points if p is not None]
-
-    def _step_s(self, payload: object) -> float:
-        granularity = payload.get("temporalGranularity") if isinstance(payload, dict) else None
-        return _STEP_S.get(str(granularity), 3600.0)
-
-    def _zone_of(self, payload: object, fallback: str) -> str:
-        zone = payload.get("zone") if isinstance(payload, dict) else None
-        return zone if isinstance(zone, str) and zone else fallback
+    def _page(self, payload: object, list_key: str | None, where: str, zone: str) -> _Page:
+        """(points, step in s, zone) of a response: one item (latest) or a list under a key."""
+        if list_key is None:
+            point = self._point(payload, where)
+            points = [] if point is None else [point]
+        else:
+            items = require(payload, list_key, provider=NAME, where=where)
+            if not isinstance(items, list):
+                raise ProviderError(
+                    f"electricitymaps: malformed response from {where}: {list_key!r} is not a list"
+                )
+            points = [p for p in (self._point(item, where) for item in items) if p is not None]
+        assert isinstance(payload, dict)  # require() and _point() checked it
+        granularity = payload.get("temporalGranularity")
+        found = payload.get("zone")
+        return (
+            points,
+            _STEP_S.get(str(granularity), 3600.0),
+            found if isinstance(found, str) and found else zone,
+        )
 
     # --- IntensityProvider --------------------------------------------------------------
     def latest(self, zone: str) -> IntensityValue:
         """The latest hour's intensity (``/carbon-intensity/latest``)."""
         key, params = self._location(zone)
         where = "/carbon-intensity/latest"
-        payload = self._get(where, key, params, LATEST_TTL_S)
-        point = self._point(payload, where)
-        zone_key = self._zone_of(payload, key)
-        if point is None:
+        points, _, zone_key = self._get(where, key, params, LATEST_TTL_S, None)
+        if not points:
             raise ProviderError(
                 f"electricitymaps: no current intensity for {zone_key} (the API gave null)"
             )
-        at, value, estimated = point
+        at, value, estimated = points[0]
         return IntensityValue(
             g_per_kwh=value,
             zone=zone_key,
@@ -216,21 +223,19 @@ class ElectricityMapsProvider(LiveProvider):
         zone_key = key
         if start >= now - HISTORY_WINDOW_S + 3600.0:
             where = "/carbon-intensity/history"
-            payload = self._get(where, key, params, RECENT_TTL_S)
-            points = self._points(payload, "history", where)
-            step_s, zone_key = self._step_s(payload), self._zone_of(payload, key)
+            points, step_s, zone_key = self._get(where, key, params, RECENT_TTL_S, "history")
         else:
             where = "/carbon-intensity/past-range"
             for a, b in split_range(start, min(end, now), PAST_RANGE_MAX_S):
                 settled = b < now - SETTLED_AFTER_S
-                payload = self._get(
+                got, step_s, zone_key = self._get(
                     where,
                     key,
                     {**params, "start": format_utc(a), "end": format_utc(b)},
                     HISTORY_TTL_S if settled else RECENT_TTL_S,
+                    "data",
                 )
-                points.extend(self._points(payload, "data", where))
-                step_s, zone_key = self._step_s(payload), self._zone_of(payload, key)
+                points.extend(got)
         return build_series(
             points,
             zone=zone_key,
@@ -250,9 +255,10 @@ class ElectricityMapsProvider(LiveProvider):
         key, params = self._location(zone)
         horizon = next(h for h in FORECAST_HORIZONS_H if h >= hours)
         where = "/carbon-intensity/forecast"
-        payload = self._get(where, key, {**params, "horizonHours": str(horizon)}, FORECAST_TTL_S)
-        points = [(t, v, True) for t, v, _ in self._points(payload, "forecast", where)]
-        zone_key = self._zone_of(payload, key)
+        got, step_s, zone_key = self._get(
+            where, key, {**params, "horizonHours": str(horizon)}, FORECAST_TTL_S, "forecast"
+        )
+        points = [(t, v, True) for t, v, _ in got]
         if not points:
             raise ProviderError(f"electricitymaps: the forecast for {zone_key} is empty")
         first = min(p[0] for p in points)
@@ -262,7 +268,7 @@ class ElectricityMapsProvider(LiveProvider):
             signal="average",
             basis=self.basis,
             source=f"{NAME}:{zone_key} forecast",
-            step_s=self._step_s(payload),
+            step_s=step_s,
             uncertainty_rel=ESTIMATED_UNCERTAINTY_REL,
             provider=NAME,
             end=first + hours * 3600.0,

@@ -17,7 +17,6 @@ import difflib
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from carbonledger.errors import ProviderError
 from carbonledger.intensity.base import IntensityValue
@@ -170,8 +169,14 @@ class UKGridProvider(LiveProvider):
             settings=settings or HttpSettings.from_environ(environ),
         )
 
-    def _get(self, path: str, zone: str, ttl_s: float) -> Any:
-        return self.http.get_json(path, cache_ttl_s=ttl_s, hints=HINTS, zone=zone)
+    def _get(self, path: str, zone: str, ttl_s: float, regional: bool) -> tuple[list[Point], float]:
+        return self.http.get(
+            path,
+            lambda payload: self._points(payload, path, regional),
+            cache_ttl_s=ttl_s,
+            hints=HINTS,
+            zone=zone,
+        )
 
     # --- parsing ------------------------------------------------------------------------
     def _periods(self, payload: object, where: str, regional: bool) -> list[object]:
@@ -247,8 +252,7 @@ class UKGridProvider(LiveProvider):
         """The current half hour (``/intensity`` or ``/regional/regionid/{id}``)."""
         region = parse_zone(zone)
         where = "/intensity" if region is None else f"/regional/regionid/{region}"
-        payload = self._get(where, zone, LATEST_TTL_S)
-        points, _ = self._points(payload, where, regional=region is not None)
+        points, _ = self._get(where, zone, LATEST_TTL_S, region is not None)
         if not points:
             raise ProviderError(f"ukgrid: no current intensity for {zone_name(region)}")
         at, value, estimated = max(points)
@@ -282,8 +286,8 @@ class UKGridProvider(LiveProvider):
                 else f"/regional/intensity/{span}/regionid/{region}"
             )
             settled = b < now - SETTLED_AFTER_S
-            payload = self._get(where, zone, HISTORY_TTL_S if settled else RECENT_TTL_S)
-            got, step_s = self._points(payload, where, regional=region is not None)
+            ttl_s = HISTORY_TTL_S if settled else RECENT_TTL_S
+            got, step_s = self._get(where, zone, ttl_s, region is not None)
             points.extend(got)
         return self._series(points, step_s, region, start=start, end=end)
 
@@ -298,8 +302,7 @@ class UKGridProvider(LiveProvider):
             if region is None
             else f"/regional/intensity/{stamp}/fw48h/regionid/{region}"
         )
-        payload = self._get(where, zone, FORECAST_TTL_S)
-        points, step_s = self._points(payload, where, regional=region is not None)
+        points, step_s = self._get(where, zone, FORECAST_TTL_S, region is not None)
         return self._series(
             points, step_s, region, label=" forecast", start=begin, end=begin + hours * 3600.0
         )

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from carbonledger.errors import ConfigError, ProviderError
 from carbonledger.intensity.base import IntensityValue
@@ -78,6 +78,16 @@ DATA_HINTS = ErrorHints(
     unknown_zone="use a WattTime region code such as CAISO_NORTH, or 'lat,lon'",
     url_env=URL_ENV,
 )
+
+
+T = TypeVar("T")
+
+
+def _text_field(payload: Any, key: str, where: str) -> str:
+    value = require(payload, key, provider=NAME, where=where)
+    if not isinstance(value, str) or not value:
+        raise ProviderError(f"watttime: malformed response from {where}: field {key!r} is empty")
+    return value
 
 
 def check_signal_type(signal_type: str) -> str:
@@ -158,12 +168,12 @@ class WattTimeProvider(LiveProvider):
 
     # --- authentication -----------------------------------------------------------------
     def _login(self) -> Secret:
-        payload = self.http.get_json(
-            "/login", basic_auth=(self._username, self._password), hints=LOGIN_HINTS
+        token = self.http.get(
+            "/login",
+            lambda payload: _text_field(payload, "token", "/login"),
+            basic_auth=(self._username, self._password),
+            hints=LOGIN_HINTS,
         )
-        token = require(payload, "token", provider=NAME, where="/login")
-        if not isinstance(token, str) or not token:
-            raise ProviderError("watttime: malformed response from /login: field 'token' is empty")
         secret = Secret(token)
         self.http.add_secret(secret)
         self.logins += 1
@@ -177,13 +187,21 @@ class WattTimeProvider(LiveProvider):
                 self._token_expires = now + TOKEN_LIFETIME_S - TOKEN_RENEW_MARGIN_S
             return self._token
 
-    def _get(self, path: str, params: dict[str, str], ttl_s: float, zone: str) -> Any:
+    def _get(
+        self,
+        path: str,
+        params: dict[str, str],
+        ttl_s: float,
+        zone: str,
+        parse: Callable[[Any], T],
+    ) -> T:
         renewed = False
         while True:
             token = self._bearer(renew=renewed)
             try:
-                return self.http.get_json(
+                return self.http.get(
                     path,
+                    parse,
                     params=params,
                     headers={"Authorization": Secret("Bearer " + token.reveal())},
                     cache_ttl_s=ttl_s,
@@ -206,7 +224,7 @@ class WattTimeProvider(LiveProvider):
         if latlon is None:
             return text.upper()
         where = "/v3/region-from-loc"
-        payload = self._get(
+        return self._get(
             where,
             {
                 "latitude": f"{latlon[0]:g}",
@@ -215,13 +233,8 @@ class WattTimeProvider(LiveProvider):
             },
             REGION_TTL_S,
             text,
+            lambda payload: _text_field(payload, "region", where),
         )
-        region = require(payload, "region", provider=NAME, where=where)
-        if not isinstance(region, str) or not region:
-            raise ProviderError(
-                f"watttime: malformed response from {where}: field 'region' is empty"
-            )
-        return region
 
     # --- parsing ------------------------------------------------------------------------
     def _check_meta(self, payload: object, where: str) -> float | None:
@@ -271,6 +284,15 @@ class WattTimeProvider(LiveProvider):
             points.append((at, lbs_per_mwh_to_g_per_kwh(lbs), True))
         return points
 
+    def _data(self, where: str) -> Callable[[Any], tuple[list[Point], float | None]]:
+        """A parser of a data response: (points in g/kWh, data period in s)."""
+
+        def parse(payload: Any) -> tuple[list[Point], float | None]:
+            step_s = self._check_meta(payload, where)
+            return self._points(payload, where), step_s
+
+        return parse
+
     def _source(self, region: str) -> str:
         return f"{NAME}:{region}:{self.signal_type}"
 
@@ -280,9 +302,7 @@ class WattTimeProvider(LiveProvider):
         region = self.region(zone)
         where = "/v3/forecast"
         params = {"region": region, "signal_type": self.signal_type, "horizon_hours": "0"}
-        payload = self._get(where, params, LATEST_TTL_S, region)
-        self._check_meta(payload, where)
-        points = self._points(payload, where)
+        points, _ = self._get(where, params, LATEST_TTL_S, region, self._data(where))
         if not points:
             raise ProviderError(f"watttime: no current value for {region} (empty forecast)")
         at, value, _ = min(points)
@@ -312,7 +332,7 @@ class WattTimeProvider(LiveProvider):
         step_s: float | None = None
         for a, b in split_range(start, min(end, now), HISTORICAL_MAX_S):
             settled = b < now - SETTLED_AFTER_S
-            payload = self._get(
+            got, period_s = self._get(
                 where,
                 {
                     "region": region,
@@ -322,9 +342,10 @@ class WattTimeProvider(LiveProvider):
                 },
                 HISTORY_TTL_S if settled else RECENT_TTL_S,
                 region,
+                self._data(where),
             )
-            step_s = self._check_meta(payload, where) or step_s
-            points.extend(self._points(payload, where))
+            step_s = period_s or step_s
+            points.extend(got)
         return build_series(
             points,
             zone=region,
@@ -348,9 +369,7 @@ class WattTimeProvider(LiveProvider):
             "signal_type": self.signal_type,
             "horizon_hours": str(math.ceil(hours)),
         }
-        payload = self._get(where, params, FORECAST_TTL_S, region)
-        step_s = self._check_meta(payload, where)
-        points = self._points(payload, where)
+        points, step_s = self._get(where, params, FORECAST_TTL_S, region, self._data(where))
         if not points:
             raise ProviderError(f"watttime: the forecast for {region} is empty")
         first = min(p[0] for p in points)
