@@ -138,8 +138,12 @@ def test_forecast(em_server: ElectricityMapsServer, settings: HttpSettings) -> N
     future = provider.intensity("DE", at=NOW + 3 * HOUR)
     assert future.method is Method.MODELED
     assert future.g_per_kwh == em_value(HOUR_NOW + 3 * HOUR)
-    with pytest.raises(ProviderError, match="72 h"):
-        provider.forecast("DE", hours=100)
+    longest = provider.forecast("DE", hours=100)  # capped at the 72 h horizon
+    assert em_server.requests[-1].query["horizonHours"] == "72"
+    assert longest.end == HOUR_NOW + 72 * HOUR
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ProviderError, match="positive number of hours"):
+            provider.forecast("DE", hours=bad)
 
 
 def test_cache_hit_avoids_second_request(

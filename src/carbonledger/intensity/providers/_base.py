@@ -34,7 +34,8 @@ class IntensityProvider(IntensitySource, Protocol):
     """An :class:`IntensitySource` that also gives past series and forecasts.
 
     Times are unix seconds (UTC). ``history`` covers ``[start, end)``; ``forecast`` starts
-    at the current period and reaches ``hours`` ahead.
+    at the current period and reaches ``hours`` ahead, or as far as the provider forecasts
+    (the returned series' ``end`` says how far).
     """
 
     name: str
@@ -106,12 +107,11 @@ class LiveProvider:
             series = self.history(zone, start, start + HOUR_S)
         return self.value_from_series(series, at)
 
-    def _check_hours(self, hours: float) -> None:
-        if not (math.isfinite(hours) and 0 < hours <= self.max_forecast_hours):
-            raise ProviderError(
-                f"{self.name}: forecasts reach 1 to {self.max_forecast_hours:g} h ahead, "
-                f"asked for {hours:g} h"
-            )
+    def _forecast_hours(self, hours: float) -> float:
+        """``hours`` capped at the provider's horizon (the series' end shows the reach)."""
+        if not (math.isfinite(hours) and hours > 0):
+            raise ProviderError(f"{self.name}: a forecast needs a positive number of hours")
+        return min(hours, self.max_forecast_hours)
 
     def value_from_series(self, series: IntensitySeries, at: float) -> IntensityValue:
         """The value in force at ``at`` with a time-stamped source, or a ProviderError."""

@@ -251,7 +251,7 @@ class ElectricityMapsProvider(LiveProvider):
 
     def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
         """The forecast from the current hour up to ``hours`` ahead (at most 72 h)."""
-        self._check_hours(hours)
+        hours = self._forecast_hours(hours)
         key, params = self._location(zone)
         horizon = next(h for h in FORECAST_HORIZONS_H if h >= hours)
         where = "/carbon-intensity/forecast"

@@ -293,7 +293,7 @@ class UKGridProvider(LiveProvider):
 
     def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
         """The forecast from the current half hour up to ``hours`` (at most 48) ahead."""
-        self._check_hours(hours)
+        hours = self._forecast_hours(hours)
         region = parse_zone(zone)
         begin = floor_to(self._clock(), PERIOD_S)
         stamp = format_utc(begin, "minutes")

@@ -361,7 +361,7 @@ class WattTimeProvider(LiveProvider):
 
     def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
         """The forecast from the current 5-minute period up to ``hours`` (at most 72) ahead."""
-        self._check_hours(hours)
+        hours = self._forecast_hours(hours)
         region = self.region(zone)
         where = "/v3/forecast"
         params = {
