@@ -172,3 +172,23 @@ def test_csv_basis_is_validated() -> None:
                 "CARBONLEDGER_INTENSITY_SERIES_BASIS": "avg",
             },
         )
+
+
+def test_csv_provider_with_the_real_loader(shared_data: Path) -> None:
+    path = shared_data / "grid" / "hourly" / "DE-LU_2023_hourly.csv"
+    if not path.is_file():
+        pytest.skip("no DE-LU 2023 trace in ../shared/data")
+    at = 1_688_212_800.0  # 2023-07-01T12:00:00Z
+    for basis in ("lifecycle", "direct"):
+        provider = open_provider(
+            "csv",
+            {
+                "CARBONLEDGER_INTENSITY_SERIES": str(path),
+                "CARBONLEDGER_INTENSITY_SERIES_BASIS": basis,
+            },
+        )
+        value = provider.intensity("DE", at=at + 100)
+        assert (value.zone, value.basis, value.at) == ("DE", basis, at)
+        assert value.source.endswith("@2023-07-01T12:00Z")
+        assert value.g_per_kwh > 0
+        assert len(provider.history("DE", at, at + 3 * 3600)) == 3

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
 from carbonledger.intensity.base import IntensityValue
+from carbonledger.intensity.providers._util import format_utc
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.records import Method
 
@@ -96,7 +97,7 @@ class CsvSeriesProvider:
             signal=series.signal,
             basis=series.basis,
             method=Method.MODELED if estimated else Method.MEASURED,
-            source=series.source,
+            source=f"{series.source}@{format_utc(series.times[i], 'minutes')}",
             uncertainty_rel=series.uncertainty_rel,
             at=series.times[i],
         )
