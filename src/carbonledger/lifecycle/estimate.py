@@ -122,17 +122,7 @@ def _intensity(
             f"({value.g_per_kwh:g} gCO2e/kWh); pass zone= (--zone) or "
             f"intensity_g_per_kwh= (--intensity)"
         )
-    return IntensityUsed(
-        g_per_kwh=value.g_per_kwh,
-        zone=value.zone,
-        signal=value.signal,
-        basis=value.basis,
-        method=str(value.method),
-        source=value.source,
-        time_aligned=False,
-        year=value.year,
-        uncertainty_rel=rel,
-    )
+    return IntensityUsed.from_value(value, uncertainty_rel=rel)
 
 
 def estimate(

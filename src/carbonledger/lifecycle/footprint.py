@@ -7,9 +7,12 @@ kept in joules and carbon in grams inside; the JSON gives kWh and kgCO2e.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.units import g_to_kg, j_to_kwh
+
+if TYPE_CHECKING:
+    from carbonledger.intensity.base import IntensityValue
 
 __all__ = [
     "SCHEMA",
@@ -106,6 +109,29 @@ class IntensityUsed:
     coverage: float | None = None  # share of the run's energy covered by a series
     year: int | None = None
     uncertainty_rel: float | None = None
+
+    @classmethod
+    def from_value(
+        cls,
+        value: IntensityValue,
+        *,
+        time_aligned: bool = False,
+        coverage: float | None = None,
+        uncertainty_rel: float | None = None,
+    ) -> IntensityUsed:
+        """One intensity value used for the whole run (``uncertainty_rel`` overrides its own)."""
+        return cls(
+            g_per_kwh=value.g_per_kwh,
+            zone=value.zone,
+            signal=value.signal,
+            basis=value.basis,
+            method=str(value.method),
+            source=value.source,
+            time_aligned=time_aligned,
+            coverage=coverage,
+            year=value.year,
+            uncertainty_rel=value.uncertainty_rel if uncertainty_rel is None else uncertainty_rel,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

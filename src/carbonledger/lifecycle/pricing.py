@@ -205,10 +205,10 @@ def _operational(
     notes: list[str],
 ) -> tuple[IntensityUsed, float | None]:
     if energy_j is None:
-        used = _used_from_average(average, time_aligned=False, coverage=None)
+        used = IntensityUsed.from_value(average)
         return used, None
     if series is None:
-        used = _used_from_average(average, time_aligned=False, coverage=None)
+        used = IntensityUsed.from_value(average)
         return used, energy_j * pue / J_PER_KWH * average.g_per_kwh
 
     covered_j = 0.0
@@ -236,7 +236,7 @@ def _operational(
             f"the rest is priced at {average.source}"
         )
     if coverage == 0:
-        return _used_from_average(average, time_aligned=False, coverage=0.0), grams
+        return IntensityUsed.from_value(average, coverage=0.0), grams
     rel = (
         series.uncertainty_rel
         if aligned
@@ -258,23 +258,6 @@ def _operational(
 
 def _any_estimated(series: IntensitySeries) -> bool:
     return series.estimated is not None and any(series.estimated)
-
-
-def _used_from_average(
-    value: IntensityValue, *, time_aligned: bool, coverage: float | None
-) -> IntensityUsed:
-    return IntensityUsed(
-        g_per_kwh=value.g_per_kwh,
-        zone=value.zone,
-        signal=value.signal,
-        basis=value.basis,
-        method=str(value.method),
-        source=value.source,
-        time_aligned=time_aligned,
-        coverage=coverage,
-        year=value.year,
-        uncertainty_rel=value.uncertainty_rel,
-    )
 
 
 def _span_footprint(
