@@ -298,3 +298,14 @@ def test_parse_failure_is_not_cached(echo: EchoServer, settings: HttpSettings) -
     assert http.get("/x", lambda p: p["path"], cache_ttl_s=60, hints=HINTS) == "/x"
     assert http.get("/x", lambda p: p["path"], cache_ttl_s=60, hints=HINTS) == "/x"
     assert echo.count() == 2
+
+
+def test_credentials_in_a_base_url_are_not_shown(settings: HttpSettings) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    http = HttpClient("test", f"http://me:pa55word@127.0.0.1:{port}/v3", settings)
+    with pytest.raises(ProviderError) as info:
+        http.get_json("/x", hints=HINTS)
+    assert "pa55word" not in str(info.value) + repr(http)
+    assert f"http://127.0.0.1:{port}/v3" in str(info.value)

@@ -14,8 +14,10 @@ import email.utils
 import logging
 import math
 import random
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +202,17 @@ def _ssl_context(httpx: Any) -> Any:
         return _SSL_CONTEXT
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` without any ``user:password@`` part."""
+    if "@" not in url:
+        return url
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # unparseable: drop everything up to the last @ of the authority
+        return re.sub(r"//[^/]*@", "//", url)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
 def _as_is(payload: Any) -> Any:
     return payload
 
@@ -266,6 +279,7 @@ class HttpClient:
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.shown_url = _without_userinfo(self.base_url)  # for messages: no user:password@
         self.settings = settings
         self._secrets: list[Secret] = [s for s in secrets if s]
         if cache is None and settings.cache_enabled and settings.cache_dir is not None:
@@ -277,7 +291,7 @@ class HttpClient:
         self.requests_sent = 0  # network requests, for tests and diagnostics
 
     def __repr__(self) -> str:
-        return f"HttpClient({self.provider!r}, {self.base_url!r})"
+        return f"HttpClient({self.provider!r}, {self.shown_url!r})"
 
     def add_secret(self, secret: Secret) -> None:
         if secret and secret not in self._secrets:
@@ -412,14 +426,14 @@ class HttpClient:
                 )
             except (httpx.UnsupportedProtocol, httpx.InvalidURL):
                 raise self._fail(
-                    f"invalid URL {self.base_url + path!r}; check {hints.url_env}"
+                    f"invalid URL {self.shown_url + path!r}; check {hints.url_env}"
                 ) from None
             except httpx.TransportError as exc:
                 problem = (
-                    f"cannot reach {self.base_url} ({type(exc).__name__}); check your network, "
+                    f"cannot reach {self.shown_url} ({type(exc).__name__}); check your network, "
                     f"or {hints.url_env} if you set it"
                 )
-            except httpx.HTTPError as exc:  # e.g. an invalid URL: retrying will not help
+            except httpx.HTTPError as exc:  # e.g. an undecodable body: retrying will not help
                 raise self._fail(
                     f"request to {path} failed ({type(exc).__name__}); check {hints.url_env}"
                 ) from None

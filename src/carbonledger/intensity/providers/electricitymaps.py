@@ -93,7 +93,7 @@ class ElectricityMapsProvider(LiveProvider):
 
     def __repr__(self) -> str:
         return (
-            f"ElectricityMapsProvider(base_url={self.http.base_url!r}, "
+            f"ElectricityMapsProvider(base_url={self.http.shown_url!r}, "
             f"basis={self.basis!r}, token=***)"
         )
 

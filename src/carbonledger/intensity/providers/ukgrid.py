@@ -157,7 +157,7 @@ class UKGridProvider(LiveProvider):
         )
 
     def __repr__(self) -> str:
-        return f"UKGridProvider(base_url={self.http.base_url!r})"
+        return f"UKGridProvider(base_url={self.http.shown_url!r})"
 
     @classmethod
     def from_environ(

@@ -146,7 +146,7 @@ class WattTimeProvider(LiveProvider):
 
     def __repr__(self) -> str:
         return (
-            f"WattTimeProvider(base_url={self.http.base_url!r}, "
+            f"WattTimeProvider(base_url={self.http.shown_url!r}, "
             f"signal_type={self.signal_type!r}, username=***, password=***)"
         )
 
