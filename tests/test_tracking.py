@@ -165,3 +165,21 @@ def test_process_scope_attributes_a_share(tmp_path: Path) -> None:
 def test_unknown_zone_is_refused_before_start() -> None:
     with pytest.raises(cl.UnknownZoneError):
         cl.Tracker("z", zone="Atlantis")
+
+
+def test_program_exiting_without_stop_keeps_its_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ledger = tmp_path / "exit.sqlite"
+    code = (
+        "import time, carbonledger as cl;"
+        f"t = cl.Tracker('no-stop', ledger={str(ledger)!r}, interval=0.05);"
+        "t.start(); time.sleep(0.3)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+    with open_ledger(ledger) as store:
+        run = store.list_runs()[0]
+        assert run.status is RunStatus.INTERRUPTED
+        assert run.ended_at is not None
+        assert len(store.samples(run.run_id)) >= 3

@@ -6,6 +6,7 @@ or ledger write is logged once and tracking goes on with what is left.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +46,14 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _warned_default_zone = False
+_running: weakref.WeakSet[Tracker] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running_trackers() -> None:
+    """A program that exits with trackers still running keeps what they measured."""
+    for tracker in list(_running):
+        tracker.stop(RunStatus.INTERRUPTED)
 
 
 def _warn_default_zone_once() -> None:
@@ -282,6 +292,7 @@ class Tracker:
         if self._recorder is not None:
             self._recorder.start()
         self.run = Run(self, run_id)
+        _running.add(self)
         return self.run
 
     def stop(
@@ -292,6 +303,7 @@ class Tracker:
         if sampler is None:
             return self._final
         self._sampler = None
+        _running.discard(self)
         for budget in self.budgets:
             budget.disarm()
         ended_at = time.time()
