@@ -10,12 +10,8 @@ import atexit
 import contextlib
 import functools
 import logging
-import math
 import os
-import platform
-import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonledger.config import Settings
 from carbonledger.errors import BudgetExceeded, CarbonLedgerError, ConfigError
+from carbonledger.hostinfo import host_info
 from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, Scope, SpanRecord
 from carbonledger.sampling.sampler import DeviceTotals, Sampler
 from carbonledger.sensors.base import ProbeContext, Sensor
@@ -37,7 +34,9 @@ if TYPE_CHECKING:
     from carbonledger.lifecycle.footprint import Footprint
     from carbonledger.schedule.budget import Budget
     from carbonledger.schedule.forecast import Forecast
-    from carbonledger.store.base import Ledger, MetricValue
+    from carbonledger.schedule.monitor import RunMonitor
+    from carbonledger.store.base import MetricValue
+    from carbonledger.store.writer import LedgerWriter
 
 __all__ = ["Run", "Tracker", "track"]
 
@@ -64,32 +63,6 @@ def _warn_default_zone_once() -> None:
             "no zone set: carbon uses the world average intensity (labelled 'default'); "
             "set one with zone=..., --zone or CARBONLEDGER_ZONE (e.g. FR, US-CA, aws:us-east-1)"
         )
-
-
-def _host_info() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "hostname": socket.gethostname(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "pid": os.getpid(),
-        "carbonledger": _version(),
-    }
-    try:
-        import psutil
-
-        info["pid_create_time"] = psutil.Process().create_time()
-        info["memory_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
-    except Exception:
-        pass
-    return info
-
-
-def _version() -> str:
-    from carbonledger import __version__
-
-    return __version__
 
 
 class _SpanState(threading.local):
@@ -141,7 +114,10 @@ class Run:
     def forecast(self, done: float, total: float) -> Forecast:
         """Extrapolate the run's total energy and carbon after ``done`` of ``total`` units
         of work (epochs, steps). Budgets with ``use_forecast=True`` act on it."""
-        return self._tracker._forecast(done, total)
+        tracker = self._tracker
+        if tracker._monitor is None:
+            raise CarbonLedgerError("the run is not being tracked")
+        return tracker._monitor.forecast(tracker._snapshot(), done, total)
 
     def check(self) -> None:
         """Raise BudgetExceeded now if a ``stop`` budget was exceeded."""
@@ -204,16 +180,10 @@ class Tracker:
             self.budgets = list(budget)
         else:
             self.budgets = [budget]
-        self._forecasts: list[Forecast] = []
-        self._top_span_energy_j: list[float] = []
-        self._price_ctx: tuple[float, float, float | None] | None = None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
-        self._lock = threading.Lock()
-        self._pending_samples: list[Sample] = []
-        self._pending_spans: list[SpanRecord] = []
-        self._last_flush = 0.0
-        self._ledger: Ledger | None = None
+        self._writer: LedgerWriter | None = None
+        self._monitor: RunMonitor | None = None
         self._sampler: Sampler | None = None
         self.run: Run | None = None
         self.record: RunRecord | None = None
@@ -221,7 +191,6 @@ class Tracker:
         self.absent: list[Any] = []
         self.warnings: list[str] = []
         self._final: Footprint | None = None
-        self._ledger_broken = False
         _validate_zone(self.settings.zone)
 
     # -- lifecycle ------------------------------------------------------------------
@@ -239,7 +208,14 @@ class Tracker:
         run_id = uuid.uuid4().hex
         self._recorder = self._open_recorder(run_id)  # may raise ConfigError: before anything opens
         sensors = self._open_sensors()
-        self._ledger = self._open_ledger()
+        from carbonledger.schedule.monitor import RunMonitor
+        from carbonledger.store.writer import LedgerWriter
+
+        self._writer = LedgerWriter(
+            self.settings.ledger_path,
+            flush_interval_s=self.settings.flush_interval_s,
+            warn=self._warn,
+        )
         shares = None
         self._tree = None
         if self.settings.scope is Scope.PROCESS:
@@ -250,12 +226,13 @@ class Tracker:
                 shares = self._tree.shares
             except Exception as exc:
                 self._warn(f"process attribution unavailable ({exc!r}); process shares unknown")
+        writer = self._writer
         self._sampler = Sampler(
             sensors,
             interval_s=self.settings.interval_s,
             scope=self.settings.scope,
             shares=shares,
-            on_samples=self._on_samples,
+            on_samples=writer.add_samples,
         )
         self.devices = list(self._sampler.devices)
         if self.settings.zone is None:
@@ -272,22 +249,27 @@ class Tracker:
             zone=self.settings.zone,
             pue=self.settings.pue,
             interval_s=self.settings.interval_s,
-            host=_host_info(),
+            host=host_info(),
             tags=self.tags,
             pid=os.getpid(),
             heartbeat_at=started_at,
             settings=self._settings_snapshot(),
         )
-        self._ledger_call("create_run", self.record, self.devices)
-        self._last_flush = time.time()
-        self._sampler.add_tick_listener(self._maybe_flush)
-        self._forecasts = []
-        self._top_span_energy_j = []
+        writer.call("create_run", self.record, self.devices)
+        self._sampler.add_tick_listener(lambda: writer.maybe_flush(run_id))
+        monitor = self._monitor = RunMonitor(
+            zone=self.settings.zone,
+            pue=self.settings.pue,
+            devices=self.devices,
+            budgets=self.budgets,
+            warn=self._warn,
+        )
         if self.budgets:
             owner = threading.get_ident()
             for budget in self.budgets:
                 budget.bind(owner)
-            self._sampler.add_tick_listener(self._update_budgets)
+            sampler = self._sampler
+            self._sampler.add_tick_listener(lambda: monitor.check_budgets(sampler.totals))
         self._sampler.start()
         if self._recorder is not None:
             self._recorder.start()
@@ -307,31 +289,36 @@ class Tracker:
         for budget in self.budgets:
             budget.disarm()
         ended_at = time.time()
+        writer = self._writer
+        record = self.record
         try:
             sampler.stop()
-            for device_id, totals in sampler.totals.items():
-                if not totals.ok:
-                    # the rest of the run is unknown for this device: record the gap
-                    start = totals.last_t or (self.record.started_at if self.record else ended_at)
-                    self._pending_samples.append(Sample(device_id, start, ended_at, None, None))
-            for message in sampler.errors:
-                self._warn(message)
-            self._log_forecast_error(sampler)
-            if self._recorder is not None and self.record is not None:
-                self._recorder.stop(self.record.started_at, ended_at)
-                for message in self._recorder.errors:
+            if writer is not None and record is not None:
+                for device_id, totals in sampler.totals.items():
+                    if not totals.ok:
+                        # the rest of the run is unknown for this device: record the gap
+                        start = totals.last_t or record.started_at
+                        writer.add_samples([Sample(device_id, start, ended_at, None, None)])
+                for message in sampler.errors:
                     self._warn(message)
-            self._flush()
-            self._ledger_call(
-                "finish_run", self.run_id, RunStatus(str(status)), ended_at, exit_code
-            )
-            self._final = self.footprint()
+                if self._monitor is not None:
+                    errors = self._monitor.forecast_error_metrics(sampler.totals)
+                    if errors:
+                        writer.call("log_metrics", record.run_id, errors)
+                if self._recorder is not None:
+                    self._recorder.stop(record.started_at, ended_at)
+                    for message in self._recorder.errors:
+                        self._warn(message)
+                writer.flush(record.run_id)
+                writer.call(
+                    "finish_run", record.run_id, RunStatus(str(status)), ended_at, exit_code
+                )
+                self._final = self.footprint()
         except Exception as exc:
             log.error("carbonledger could not close the run cleanly: %r", exc)
         finally:
-            if self._ledger is not None:
-                with contextlib.suppress(Exception):
-                    self._ledger.close()
+            if writer is not None:
+                writer.close()
         return self._final
 
     @property
@@ -344,12 +331,14 @@ class Tracker:
         """Price the run from the ledger (flushing what is pending first)."""
         if self._final is not None and not self.running:
             return self._final
-        if self._ledger is None or self._ledger_broken or self.record is None:
+        if self._writer is None or self.record is None:
             raise CarbonLedgerError("the run has no ledger; no footprint can be computed")
         from carbonledger.lifecycle.pricing import footprint_for_run
 
-        self._flush()
-        return footprint_for_run(self._ledger, self.run_id, extra_warnings=tuple(self.warnings))
+        self._writer.flush(self.record.run_id)
+        return footprint_for_run(
+            self._writer.ledger, self.record.run_id, extra_warnings=tuple(self.warnings)
+        )
 
     # -- context manager and decorator --------------------------------------------------
     def __enter__(self) -> Run:
@@ -438,52 +427,10 @@ class Tracker:
             return set(tree.pids())
         return {self._root_pid}
 
-    def _open_ledger(self) -> Ledger:
-        from carbonledger.store import open_ledger
-
-        self._ledger_broken = False
-        try:
-            return open_ledger(self.settings.ledger_path)
-        except CarbonLedgerError as exc:
-            fallback = Path(tempfile.gettempdir()) / f"carbonledger-fallback-{os.getpid()}.sqlite"
-            self._warn(
-                f"cannot use ledger {self.settings.ledger_path} ({exc}); writing to {fallback}"
-            )
-            return open_ledger(fallback)
-
-    def _ledger_call(self, method: str, *args: Any) -> None:
-        if self._ledger is None or self._ledger_broken:
-            return
-        try:
-            getattr(self._ledger, method)(*args)
-        except Exception as exc:
-            self._warn(f"ledger write ({method}) failed: {exc!r}")
-
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
             log.warning("%s", message)
-
-    def _on_samples(self, samples: list[Sample]) -> None:
-        with self._lock:
-            self._pending_samples.extend(samples)
-
-    def _maybe_flush(self) -> None:
-        if time.time() - self._last_flush >= self.settings.flush_interval_s:
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            samples, self._pending_samples = self._pending_samples, []
-            spans, self._pending_spans = self._pending_spans, []
-        now = time.time()
-        self._last_flush = now
-        if self.record is None:
-            return
-        if samples or self.running:
-            self._ledger_call("append_samples", self.record.run_id, samples, now)
-        for span in spans:
-            self._ledger_call("add_span", self.record.run_id, span)
 
     def _snapshot(self) -> dict[str, DeviceTotals]:
         sampler = self._sampler
@@ -512,11 +459,11 @@ class Tracker:
                 continue
             energy[device_id] = e.energy_j - b.energy_j
             host[device_id] = e.host_energy_j - b.host_energy_j
-        span = SpanRecord(path, started_at, ended_at, energy, host)
-        with self._lock:
-            self._pending_spans.append(span)
-            if "/" not in path and energy and all(v is not None for v in energy.values()):
-                self._top_span_energy_j.append(sum(v or 0.0 for v in energy.values()))
+        if self._writer is not None:
+            self._writer.add_span(SpanRecord(path, started_at, ended_at, energy, host))
+        known = [v for v in energy.values() if v is not None]
+        if "/" not in path and known and len(known) == len(energy) and self._monitor is not None:
+            self._monitor.record_unit(sum(known))
 
     def _log_metrics(self, metrics: Mapping[str, MetricValue]) -> None:
         if self.record is None:
@@ -530,95 +477,12 @@ class Tracker:
                     clean[str(key)] = float(value)
                 except (TypeError, ValueError):
                     self._warn(f"metric {key!r} is not a number or text; ignored")
-        self._ledger_call("log_metrics", self.record.run_id, clean)
+        if self._writer is not None:
+            self._writer.call("log_metrics", self.record.run_id, clean)
 
     def _set_functional_unit(self, name: str, count: float) -> None:
-        if self.record is not None:
-            self._ledger_call("set_functional_unit", self.record.run_id, name, count)
-
-    # -- budgets and forecasts ---------------------------------------------------------
-    def _price_context(self) -> tuple[float, float, float | None]:
-        """(PUE, average g/kWh, intensity relative uncertainty) for in-run estimates."""
-        if self._price_ctx is None:
-            from carbonledger.lifecycle.pricing import average_intensity, resolve_pue
-
-            zone = self.settings.zone
-            average = average_intensity(zone)
-            self._price_ctx = (
-                resolve_pue(self.settings.pue, zone).value,
-                average.g_per_kwh,
-                average.uncertainty_rel,
-            )
-        return self._price_ctx
-
-    def _energy_so_far_j(self, totals: Mapping[str, DeviceTotals]) -> float:
-        return sum(t.energy_j for t in totals.values())
-
-    def _update_budgets(self) -> None:
-        sampler = self._sampler
-        if sampler is None:
-            return
-        energy_j = self._energy_so_far_j(sampler.totals)
-        try:
-            pue, g_per_kwh, _ = self._price_context()
-            kg: float | None = energy_j * pue / 3.6e6 * g_per_kwh / 1000
-        except Exception as exc:
-            self._warn(f"budget cannot price energy ({exc}); carbon budgets are not checked")
-            kg = None
-        for budget in self.budgets:
-            budget.update(spent_kwh=energy_j / 3.6e6, spent_kgco2e=kg)
-
-    def _forecast(self, done: float, total: float) -> Forecast:
-        from carbonledger.schedule.forecast import forecast_total
-
-        totals = self._snapshot()
-        energy_j = self._energy_so_far_j(totals)
-        rels = [
-            (totals[d.device_id].energy_j, d.uncertainty_rel)
-            for d in self.devices
-            if d.device_id in totals
-        ]
-        total_j = sum(e for e, _ in rels)
-        energy_rel = (
-            math.sqrt(sum((e * r) ** 2 for e, r in rels)) / total_j if total_j > 0 else None
-        )
-        try:
-            pue, g_per_kwh, intensity_rel = self._price_context()
-            g_per_j: float | None = pue * g_per_kwh / 3.6e6
-        except Exception:
-            g_per_j, intensity_rel = None, None
-        forecast = forecast_total(
-            done=done,
-            total=total,
-            energy_so_far_j=energy_j,
-            energy_rel=energy_rel,
-            g_per_j=g_per_j,
-            carbon_rel=intensity_rel,
-            unit_energies_j=list(self._top_span_energy_j),
-            made_at=time.time(),
-        )
-        self._forecasts.append(forecast)
-        for budget in self.budgets:
-            budget.update_forecast(
-                energy_kwh=forecast.energy_j / 3.6e6,
-                kgco2e=None if forecast.carbon_g is None else forecast.carbon_g / 1000,
-            )
-        return forecast
-
-    def _log_forecast_error(self, sampler: Sampler) -> None:
-        """Once the run ends, say how far its first forecast was off."""
-        if not self._forecasts or self.record is None:
-            return
-        first = self._forecasts[0]
-        actual_j = self._energy_so_far_j(sampler.totals)
-        metrics: dict[str, MetricValue] = {
-            "forecast.done": first.done,
-            "forecast.total": first.total,
-            "forecast.energy_kwh": first.energy_j / 3.6e6,
-        }
-        if actual_j > 0:
-            metrics["forecast.error_pct"] = 100.0 * (first.energy_j - actual_j) / actual_j
-        self._ledger_call("log_metrics", self.record.run_id, metrics)
+        if self._writer is not None and self.record is not None:
+            self._writer.call("set_functional_unit", self.record.run_id, name, count)
 
 
 def _default_name() -> str:
@@ -634,33 +498,11 @@ def _validate_zone(zone: str | None) -> None:
     resolve_zone(zone)  # raises UnknownZoneError before anything starts
 
 
-def track(
-    name: str | None = None,
-    *,
-    phase: str | None = None,
-    zone: str | None = None,
-    pue: float | None = None,
-    interval: float | None = None,
-    scope: str | Scope | None = None,
-    ledger: str | os.PathLike[str] | None = None,
-    tags: Mapping[str, str] | None = None,
-    intensity_series: str | os.PathLike[str] | None = None,
-    embodied: str | None = None,
-    budget: Budget | Sequence[Budget] | None = None,
-    provider: str | IntensitySource | None = None,
-) -> Tracker:
-    """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``)."""
-    return Tracker(
-        name,
-        phase=phase,
-        zone=zone,
-        pue=pue,
-        interval=interval,
-        scope=scope,
-        ledger=ledger,
-        tags=tags,
-        intensity_series=intensity_series,
-        embodied=embodied,
-        budget=budget,
-        provider=provider,
-    )
+def track(name: str | None = None, **options: Any) -> Tracker:
+    """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``).
+
+    Takes the options of :class:`Tracker`: ``phase``, ``zone``, ``pue``, ``interval``,
+    ``scope``, ``ledger``, ``tags``, ``intensity_series``, ``embodied``, ``budget``,
+    ``provider``.
+    """
+    return Tracker(name, **options)
