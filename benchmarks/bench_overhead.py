@@ -276,6 +276,14 @@ def _cpu(run: dict[str, Any]) -> float | None:
     return float(run["cpu_total_s"]) + float(run.get("cpu_children_s", 0.0))
 
 
+def _cpu_outside_work(run: dict[str, Any]) -> float | None:
+    """Process and subprocess CPU less the main thread's CPU while it did the workload."""
+    total = _cpu(run)
+    if total is None or run.get("workload_main_cpu_s") is None:
+        return None
+    return total - float(run["workload_main_cpu_s"])
+
+
 def _paired(
     tool_runs: list[dict[str, Any]],
     base_runs: list[dict[str, Any]],
@@ -342,6 +350,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         s["workloads"][mode] = {
             "baseline": {
                 "cpu_s": stats([_cpu(r) for r in base]),
+                "work_cpu_s": stats([_get("workload_main_cpu_s")(r) for r in base]),
                 "maxrss_mib": stats([_get("maxrss_kib", 1 / 1024)(r) for r in base]),
                 "wall_s": stats([_get("workload_wall_s")(r) for r in base]),
             }
@@ -349,7 +358,8 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         for t in TOOLS:
             runs = wl[mode][t]
             s["workloads"][mode][t] = {
-                "extra_cpu_s": stats(_paired(runs, base, _cpu)),
+                "extra_cpu_s": stats(_paired(runs, base, _cpu_outside_work)),
+                "extra_cpu_raw_s": stats(_paired(runs, base, _cpu)),
                 "tracker_threads_cpu_s": stats(_paired(runs, base, _background_cpu)),
                 "children_cpu_s": stats([_get("cpu_children_s")(r) for r in runs]),
                 "sampling_cpu_ms_per_s": stats([_sampling_rate(r) for r in runs]),

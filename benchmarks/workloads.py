@@ -221,10 +221,10 @@ def main(argv: list[str]) -> int:
         elif mode != "start":
             raise SystemExit(f"workloads.py: unknown mode {mode!r}")
         result["workload_wall_s"] = time.perf_counter() - t0
-        # CPU of every thread but the main one while the workload ran: the steady sampling cost
-        result["workload_other_threads_cpu_s"] = (_process_cpu_s() - cpu0) - (
-            time.thread_time() - main0
-        )
+        # the main thread's CPU for the work itself, and that of every other thread meanwhile
+        main_cpu_s = time.thread_time() - main0
+        result["workload_main_cpu_s"] = main_cpu_s
+        result["workload_other_threads_cpu_s"] = (_process_cpu_s() - cpu0) - main_cpu_s
         result["threads_during"] = (
             len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
         )
