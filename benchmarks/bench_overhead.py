@@ -220,6 +220,11 @@ def bench_start(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
     return runs
 
 
+def profile_start(cfg: Config, env: dict[str, str]) -> dict[str, Any]:
+    """One cProfile run of each tool's ``start()``: where a slow start goes."""
+    return {tool: run_workload(cfg, env, "profile", tool) for tool in TOOLS}
+
+
 # -- 3. extra CPU and RSS under idle and busy workloads -----------------------------------
 def calibrate(cfg: Config, env: dict[str, str]) -> float:
     result = run_workload(cfg, env, "calibrate", "none", seconds=2.0 if not cfg.quick else 1.0)
@@ -434,9 +439,15 @@ def run(cfg: Config) -> dict[str, Any]:
         raw_import = bench_import(cfg, env)
         cfg.log("start-to-first-sample ...")
         raw_start = bench_start(cfg, env)
+        raw_profile = profile_start(cfg, env)
         cfg.log("idle and busy workloads ...")
         raw_workloads = bench_workloads(cfg, env)
-    raw = {"import": raw_import, "start": raw_start, "workloads": raw_workloads}
+    raw = {
+        "import": raw_import,
+        "start": raw_start,
+        "profile": raw_profile,
+        "workloads": raw_workloads,
+    }
     config = {k: v for k, v in asdict(cfg).items() if k != "log"}
     return {"config": config, "raw": raw, "summary": summarise(raw), "elapsed_s": time.time() - t0}
 

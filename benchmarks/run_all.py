@@ -292,6 +292,13 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
             f"by package (ms): {packages}"
         )
     add("")
+    top = it[cl]["top_level"]
+    if top:
+        add(
+            "carbonledger's largest imports (cumulative ms, as `-X importtime` nests them): "
+            + ", ".join(f"`{m}` {us / 1e3:.1f}" for m, us in top[:8])
+        )
+        add("")
     add("## Start to first sample (ms)")
     add("")
     add("| | constructor | `start()` | `start()` CPU | start() call to first sample | `stop()` |")
@@ -312,6 +319,23 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
         "ledger; CodeCarbon's includes computing its emissions."
     )
     add("")
+    prof = raw.get("profile", {})
+    if any("profile_top" in prof.get(t, {}) for t in (cl, cc)):
+        add(
+            "Where `start()` goes (one `cProfile` run of the main thread, cumulative ms; the "
+            "profiler inflates the times, the shares are what matter; CodeCarbon's hardware "
+            "detection runs in a thread pool, so its main thread only waits for it):"
+        )
+        add("")
+        for tool, n in ((cl, 16), (cc, 6)):
+            p = prof.get(tool, {})
+            if "profile_top" not in p:
+                add(f"- {tool}: {p.get('error', 'n/a')}")
+                continue
+            add(f"- {tool}:")
+            for ct, label in p["profile_top"][:n]:
+                add(f"  - {ct * 1e3:.1f} `{label}`")
+        add("")
     add(
         f"## Extra CPU and memory, 1 s interval (idle {cfg['idle_s']:.0f} s, busy "
         f"{cfg['busy_s']:.0f} s)"

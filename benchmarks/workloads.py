@@ -11,6 +11,8 @@ Modes
     busy      import TOOL, start it, do ``units`` units of pure-Python arithmetic in the main
               thread (a fixed amount of work), stop it.
     calibrate no tracker; how many busy units one second of this machine does.
+    profile   import TOOL, build a tracker, run ``start()`` under cProfile, report the top
+              entries (the tool's functions and every module import) by cumulative time.
 
 TOOL is ``none`` (the baseline: the same script, no tracker), ``carbonledger`` or
 ``codecarbon``. Every run records the process's CPU time (user+sys of all its threads,
@@ -179,6 +181,43 @@ def _wait_first_sample(
     return time.perf_counter() - t_call
 
 
+def _profile_start(tool: _CarbonLedger | _CodeCarbon, top: int = 16) -> dict[str, Any]:
+    """cProfile of ``start()`` (main thread only): the tool's own functions and imports by
+    cumulative time, to show where a slow start goes. Profiling inflates the times."""
+    import cProfile
+    import pstats
+
+    tool.import_tool()
+    tool.make()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    tool.start()
+    profiler.disable()
+    tool.stop()
+    stats: Any = pstats.Stats(profiler)
+    total = max((ct for (_, _, _, ct, _) in stats.stats.values()), default=0.0)
+    rows = []
+    for (filename, line, func), (_, _, _, ct, _) in stats.stats.items():
+        short = filename.replace("\\", "/")
+        for marker in ("/site-packages/", "/src/", "/lib/python3."):
+            if marker in short:
+                short = short.split(marker, 1)[1]
+                if marker == "/lib/python3.":
+                    short = "stdlib/" + short.split("/", 1)[1]
+                break
+        if func == "<module>":
+            label = f"import {short.removesuffix('.py').replace('/', '.')}"
+        else:
+            label = f"{short}:{line}({func})"
+        if short.startswith(f"{tool.name}/") or func == "<module>":
+            rows.append((ct, label))
+    rows.sort(reverse=True)
+    return {
+        "profile_total_s": total,
+        "profile_top": [[round(ct, 6), label] for ct, label in rows[:top]],
+    }
+
+
 def main(argv: list[str]) -> int:
     mode, tool_name = argv[0], argv[1]
     seconds = float(argv[argv.index("--seconds") + 1]) if "--seconds" in argv else 15.0
@@ -187,6 +226,10 @@ def main(argv: list[str]) -> int:
     result: dict[str, Any] = {"mode": mode, "tool": tool_name}
     with tempfile.TemporaryDirectory(prefix="clbench-") as ledger_dir:
         tool = _tool(tool_name, ledger_dir)
+        if mode == "profile" and tool is not None:
+            result.update(_profile_start(tool))
+            print(json.dumps(result))
+            return 0
         if mode == "calibrate":
             t0 = time.perf_counter()
             n = 0
