@@ -67,3 +67,30 @@ def test_tracking_path_imports_no_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_procfs_agrees_with_psutil() -> None:
+    import os
+
+    import psutil
+
+    from carbonledger import procfs
+
+    ours = procfs.cpu_times()
+    theirs = psutil.cpu_times()._asdict()
+    assert set(ours) <= set(theirs)
+    for name, value in ours.items():
+        assert abs(value - theirs[name]) < 1.0, name
+    assert procfs.memory_total_bytes() == psutil.virtual_memory().total
+    assert abs(procfs.process_create_time(os.getpid()) - psutil.Process().create_time()) < 0.05
+    assert procfs.pid_exists(os.getpid())
+
+
+def test_modelled_tracking_start_imports_no_psutil_on_linux() -> None:
+    code = (
+        "import sys, tempfile, os, carbonledger as cl;"
+        "t = cl.Tracker('x', ledger=os.path.join(tempfile.mkdtemp(), 'l.sqlite'));"
+        "t.start(); t.stop(); print('psutil' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

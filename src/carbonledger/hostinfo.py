@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
-import socket
 from typing import Any
 
 __all__ = ["host_info"]
@@ -13,22 +11,25 @@ __all__ = ["host_info"]
 def host_info() -> dict[str, Any]:
     """Hostname, OS, Python, CPU count, memory, and this process's pid and start time
     (the ledger uses both to tell a live tracker from a dead one)."""
+    import platform
+
     from carbonledger import __version__
 
+    uname = os.uname()  # platform.platform() would spawn `uname -p`: slow at start()
     info: dict[str, Any] = {
-        "hostname": socket.gethostname(),
-        "os": platform.platform(),
+        "hostname": uname.nodename,
+        "os": f"{uname.sysname} {uname.release}",
         "python": platform.python_version(),
-        "machine": platform.machine(),
+        "machine": uname.machine,
         "cpu_count": os.cpu_count(),
         "pid": os.getpid(),
         "carbonledger": __version__,
     }
-    try:
-        import psutil
+    from carbonledger import procfs
 
-        info["pid_create_time"] = psutil.Process().create_time()
-        info["memory_gb"] = round(psutil.virtual_memory().total / 1e9, 3)
+    try:
+        info["pid_create_time"] = procfs.process_create_time(os.getpid())
+        info["memory_gb"] = round(procfs.memory_total_bytes() / 1e9, 3)
     except Exception:  # host facts are best effort
         pass
     return info

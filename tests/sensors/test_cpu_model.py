@@ -340,3 +340,15 @@ def test_cpu_times_failing_at_probe_is_absent(tmp_path: Path) -> None:
 def test_machine_cpu_times_is_sane() -> None:
     busy, total = cpu_model.machine_cpu_times()
     assert 0 <= busy <= total
+
+
+def test_fast_bundled_match_agrees_with_the_full_table() -> None:
+    """start() parses only candidate rows; it must answer exactly as the whole table."""
+    from carbonledger.sensors.cpu_model import _bundled_table, match_bundled
+
+    table = _bundled_table()
+    entries = table.entries[::15]  # a spread of ~300 rows across vendors and families
+    for entry in entries:
+        for name in (entry.name, f"{entry.name} CPU @ 2.10GHz", entry.name.upper()):
+            assert match_bundled(name) == table.match(name), name
+    assert match_bundled("AMD EPYC") is None

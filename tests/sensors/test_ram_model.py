@@ -27,12 +27,12 @@ def test_user_memory_size(clock: FakeClock) -> None:
     assert sensor.read()[0].energy_j == pytest.approx(0.3725 * 64.0 * 15.0)
 
 
-def test_installed_memory_from_psutil(clock: FakeClock) -> None:
+def test_installed_memory_from_the_machine(clock: FakeClock) -> None:
     sensor = ram_model.probe(ProbeContext(), clock=clock, memory_gb=lambda: 16.0)
     assert isinstance(sensor, ram_model.RamModelSensor)
     assert sensor.devices()[0].details == {
         "memory_gb": 16.0,
-        "memory_source": "psutil.virtual_memory",
+        "memory_source": "installed memory",
         "w_per_gb": 0.3725,
         "power_w": pytest.approx(5.96),
         "formula": "P = 0.3725 W/GB × memory_gb",

@@ -23,8 +23,10 @@ _IDLE_FIELDS = ("idle", "iowait", "steal", "guest", "guest_nice")
 
 def machine_busy_cpu_s() -> float:
     """CPU seconds all cores spent busy since boot (idle, iowait, steal and guest excluded)."""
-    times = psutil.cpu_times()
-    return float(sum(getattr(times, name) for name in times._fields if name not in _IDLE_FIELDS))
+    from carbonledger import procfs
+
+    times = procfs.cpu_times()
+    return float(sum(v for name, v in times.items() if name not in _IDLE_FIELDS))
 
 
 @dataclass(frozen=True)

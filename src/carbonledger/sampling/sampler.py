@@ -14,10 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from carbonledger.records import Component, DeviceInfo, Sample, Scope
-from carbonledger.sampling.attribution import Shares
 from carbonledger.sensors.base import Sensor
+
+if TYPE_CHECKING:
+    from carbonledger.sampling.attribution import Shares
 
 __all__ = ["DeviceTotals", "Sampler"]
 

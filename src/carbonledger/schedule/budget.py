@@ -10,7 +10,6 @@ Spending counts operational emissions at the run's average intensity (PUE includ
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import threading
@@ -121,6 +120,8 @@ class Budget:
                 self._raise_in_owner(message)
 
     def _raise_in_owner(self, message: str) -> None:
+        import ctypes
+
         spent, limit, unit = self.spent, self.limit, self.unit
 
         def init(exc: BudgetExceeded, *_: object) -> None:

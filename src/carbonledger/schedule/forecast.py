@@ -9,7 +9,6 @@ independent draws, so their sum's standard deviation is s × √(remaining).
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,6 +76,8 @@ def forecast_total(
     meas_sd = energy_j * (energy_rel or 0.0) / Z_95
     spread_sd = 0.0
     if len(unit_energies_j) >= 2 and remaining > 0:
+        import statistics
+
         spread_sd = statistics.stdev(unit_energies_j) * math.sqrt(remaining)
     half = Z_95 * math.hypot(meas_sd, spread_sd)
     energy_iv = (max(energy_so_far_j, energy_j - half), energy_j + half)

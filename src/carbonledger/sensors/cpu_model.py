@@ -5,7 +5,7 @@ The model (see docs/methodology/sensors.md):
     P(u) = TDP × sockets × (f_idle + (1 − f_idle) × u)
 
 ``u`` is the machine-wide CPU utilisation over the interval between two reads (from
-``psutil.cpu_times`` differences), ``TDP`` the thermal design power of one socket, and
+``/proc/stat`` CPU-time differences, psutil elsewhere), ``TDP`` the thermal design power of one socket, and
 ``f_idle`` = :data:`IDLE_FRACTION`, the median ratio of active-idle to full-load power of
 the published SPECpower_ssj2008 results (computed by ``scripts/build_cpu_table.py``).
 Energy accumulates per read: ``E += P(u) × Δt``.
@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import psutil
-
+from carbonledger import procfs
 from carbonledger.errors import DataError
 from carbonledger.records import Component, DeviceInfo, Method, Reading
 from carbonledger.sensors import _sysfs
@@ -55,6 +54,7 @@ __all__ = [
     "CpuTable",
     "count_sockets",
     "machine_cpu_times",
+    "match_bundled",
     "modeled_power_w",
     "normalise_cpu_name",
     "parse_cpu_name",
@@ -229,14 +229,35 @@ class CpuTable:
         return exact[0] if len(exact) == 1 else None
 
 
+def match_bundled(name: str) -> CpuEntry | None:
+    """:meth:`CpuTable.match` against the bundled table, parsing only the rows that can
+    match (those holding every model token of ``name``): fast enough for ``start()``."""
+    model = parse_cpu_name(name).model
+    if not model:
+        return None
+    text = _bundled_text()
+    header, _, body = text.partition("\n")
+    rows = [
+        line
+        for line in body.splitlines()
+        if all(token in line.partition(",")[0].split() for token in model)
+    ]
+    subset = CpuTable.parse("\n".join([header, *rows]), f"carbonledger/data/{TABLE_FILE}")
+    return subset.match(name)
+
+
 @functools.lru_cache(maxsize=1)
-def _bundled_table() -> CpuTable:
+def _bundled_text() -> str:
     resource = resources.files("carbonledger").joinpath("data").joinpath(TABLE_FILE)
     try:
-        text = resource.read_text(encoding="utf-8")
+        return resource.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot read bundled CPU table {TABLE_FILE}: {exc}") from None
-    return CpuTable.parse(text, f"carbonledger/data/{TABLE_FILE}")
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_table() -> CpuTable:
+    return CpuTable.parse(_bundled_text(), f"carbonledger/data/{TABLE_FILE}")
 
 
 # -- machine facts -------------------------------------------------------------------------
@@ -292,7 +313,7 @@ _IDLE = ("idle", "iowait")
 
 def machine_cpu_times() -> tuple[float, float]:
     """``(busy_s, total_s)`` of all CPUs since boot; stolen and guest time excluded."""
-    fields = psutil.cpu_times()._asdict()
+    fields = procfs.cpu_times()
     total = sum(v for k, v in fields.items() if k not in _NOT_OURS)
     idle = sum(fields.get(k, 0.0) for k in _IDLE)
     return total - idle, total
@@ -376,7 +397,12 @@ def probe(
         tdp_w, method, source = ctx.cpu_tdp_w, Method.MODELED, "user:cpu_tdp_w"
         uncertainty = MODELED_UNCERTAINTY_REL
     else:
-        entry = (table or CpuTable.load()).match(cpu_name) if cpu_name else None
+        if cpu_name is None:
+            entry = None
+        elif table is not None:
+            entry = table.match(cpu_name)
+        else:
+            entry = match_bundled(cpu_name)
         if entry is not None:
             tdp_w, method = entry.tdp_w, Method.MODELED
             source = f"tdp-table:cpu_power.csv:{entry.name}"

@@ -36,8 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
+from carbonledger import procfs
 from carbonledger.records import Component, DeviceInfo, Method, Reading
 from carbonledger.sampling.integrate import EnergyAccumulator
 from carbonledger.sensors.base import Absent, ProbeContext
@@ -151,7 +150,7 @@ class NvmlSensor:
         tracked_pids: Callable[[], set[int]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        pid_exists: Callable[[int], bool] = psutil.pid_exists,
+        pid_exists: Callable[[int], bool] = procfs.pid_exists,
     ) -> None:
         self._nv = nvml
         self._gpus = list(gpus)
@@ -372,7 +371,7 @@ def probe(
     *,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
-    pid_exists: Callable[[int], bool] = psutil.pid_exists,
+    pid_exists: Callable[[int], bool] = procfs.pid_exists,
 ) -> NvmlSensor | Absent:
     """Open the NVIDIA GPUs visible to this process, or say why there are none."""
     try:

@@ -3,7 +3,7 @@
     P = W_PER_GB × memory_gb            (Green Algorithms: 0.3725 W per GB)
 
 ``memory_gb`` is ``ctx.memory_gb`` when set, else the installed memory from
-``psutil.virtual_memory().total`` in GiB (2**30 bytes, the "GB" in which memory is sold).
+``/proc/meminfo`` (psutil elsewhere) in GiB (2**30 bytes, the "GB" in which memory is sold).
 The power is constant: memory draws power whether or not it is used, and the per-GB
 figure is an average over activity. Energy accumulates per read: ``E += P × Δt``.
 """
@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-import psutil
-
+from carbonledger import procfs
 from carbonledger.records import Component, DeviceInfo, Method, Reading
 from carbonledger.sensors.base import Absent, ProbeContext
 from carbonledger.units import bytes_to_gib
@@ -32,8 +31,8 @@ UNCERTAINTY_REL = 0.5
 
 
 def installed_memory_gb() -> float:
-    """Installed memory in GiB, from psutil."""
-    return bytes_to_gib(float(psutil.virtual_memory().total))
+    """Installed memory in GiB (``/proc/meminfo``, or psutil elsewhere)."""
+    return bytes_to_gib(float(procfs.memory_total_bytes()))
 
 
 class RamModelSensor:
@@ -74,7 +73,7 @@ def probe(
         size_gb, size_source = ctx.memory_gb, "user:memory_gb"
     else:
         try:
-            size_gb, size_source = memory_gb(), "psutil.virtual_memory"
+            size_gb, size_source = memory_gb(), "installed memory"
         except Exception as exc:
             return Absent(
                 KIND,

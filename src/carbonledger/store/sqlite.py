@@ -17,8 +17,8 @@ import json
 import logging
 import math
 import numbers
+import os
 import random
-import socket
 import sqlite3
 import threading
 import time
@@ -113,7 +113,7 @@ def tracker_gone(
     """
     if run.status is not RunStatus.RUNNING:
         return False
-    here = socket.gethostname() if hostname is None else hostname
+    here = os.uname().nodename if hostname is None else hostname
     pid = run.pid if run.pid is not None else run.host.get("pid")
     if run.host.get("hostname") == here and isinstance(pid, int) and not isinstance(pid, bool):
         created = run.host.get("pid_create_time")
@@ -171,7 +171,7 @@ class SqliteLedger:
         self._lock = threading.RLock()
         self.busy_retries = 0
         """How often a busy or locked database was retried (for diagnostics)."""
-        self._hostname = socket.gethostname()
+        self._hostname = os.uname().nodename
         if self.path.is_dir():
             raise LedgerError(f"ledger {self.path} is a directory, not a file")
         try:
