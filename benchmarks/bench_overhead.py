@@ -11,7 +11,7 @@ alternated, repeated; medians and ranges are reported):
    until the tool holds its first sample (both take it inside ``start()``; the child checks
    ``Sampler.reads >= 1`` / ``_power_measurement_count >= 1`` and would poll if not).
 3. extra CPU seconds and extra peak RSS for an idle (``sleep``) and a busy (a fixed amount
-   of pure-Python arithmetic, calibrated to take ``--busy-s`` seconds without a tracker)
+   of pure-Python arithmetic, calibrated to take ``busy_s`` CPU seconds without a tracker)
    workload sampled every 1 s: each tool's process against the same script without a
    tracker, run in the same round. CPU = user+sys of the process (all threads) plus the
    subprocesses it waited for; RSS = ``ru_maxrss`` of the process.
@@ -63,6 +63,7 @@ IMPORT_SNIPPETS: dict[str, dict[str, str]] = {
 @dataclass
 class Config:
     python: str = sys.executable
+    src: str | None = None  # import carbonledger from here (a snapshot of a commit)
     reps_import: int = 5
     reps_start: int = 5
     reps_workload: int = 3
@@ -86,8 +87,9 @@ class Config:
 
 
 # -- running children --------------------------------------------------------------------
-def child_env(home: str) -> dict[str, str]:
-    """The environment without user settings of either tool, with a fresh HOME."""
+def child_env(home: str, src: str | None = None) -> dict[str, str]:
+    """The environment without user settings of either tool, with a fresh HOME (and
+    ``PYTHONPATH=src`` when carbonledger is to be imported from a snapshot)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -95,6 +97,8 @@ def child_env(home: str) -> dict[str, str]:
     }
     env.update(HOME=home, XDG_CONFIG_HOME=f"{home}/.config", XDG_DATA_HOME=f"{home}/.local/share")
     env["XDG_CACHE_HOME"] = f"{home}/.cache"
+    if src is not None:
+        env["PYTHONPATH"] = src
     return env
 
 
@@ -434,7 +438,7 @@ def run(cfg: Config) -> dict[str, Any]:
     """Run every measurement; returns {"config", "raw", "summary", "elapsed_s"}."""
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="clbench-home-") as home:
-        env = child_env(home)
+        env = child_env(home, cfg.src)
         cfg.log("import time ...")
         raw_import = bench_import(cfg, env)
         cfg.log("start-to-first-sample ...")

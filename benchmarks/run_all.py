@@ -20,6 +20,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,7 @@ def machine_info(python: Path, versions: dict[str, Any]) -> dict[str, Any]:
         text=True,
         check=False,
     ).stdout.strip()
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short", "HEAD")
     rapl = Path("/sys/class/powercap/intel-rapl").exists()
     nvidia = any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia"))
     return {
@@ -123,6 +119,26 @@ def machine_info(python: Path, versions: dict[str, Any]) -> dict[str, Any]:
         "rapl": rapl,
         "nvidia": nvidia,
     }
+
+
+def _git(*args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+    )
+    return proc.stdout.strip()
+
+
+def export_commit(rev: str, dest: Path) -> None:
+    """Write ``src/`` of commit ``rev`` under ``dest`` (``git archive``; the work tree and
+    the index are not touched)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", rev, "src"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise SystemExit(f"run_all.py: git archive {rev} failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
 
 
 def run_simulate(quick: bool, log: Any) -> dict[str, Any] | None:
@@ -211,7 +227,7 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
     add(f"- CPU: {machine['cpu']}, {machine['cores']} cores; memory {machine['memory_gib']} GiB")
     add(f"- OS: {machine['os']}; Python {machine['python']} (both tools, one interpreter)")
     add(
-        f"- carbonledger {machine['carbonledger']} (commit {machine['commit']}), "
+        f"- carbonledger {machine['carbonledger']} ({machine['source']}), "
         f"CodeCarbon {machine['codecarbon']} (PyPI), psutil {machine['psutil']}"
     )
     rapl = "present" if machine["rapl"] else "absent"
@@ -338,7 +354,7 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
         add("")
     add(
         f"## Extra CPU and memory, 1 s interval (idle {cfg['idle_s']:.0f} s, busy "
-        f"{cfg['busy_s']:.0f} s)"
+        f"{cfg['busy_s']:.0f} s of CPU)"
     )
     add("")
     add(
@@ -389,14 +405,14 @@ def render(result: dict[str, Any], machine: dict[str, Any], command: str, simula
         "leaves out, a tracker slowing the main thread itself (GIL hand-offs, caches), would "
         "show as *extra wall* (compare it with the spread of the baseline's wall time). *Other "
         "threads* is the CPU outside the main thread over the whole process (including threads "
-        "that have "
-        "exited, such as CodeCarbon's hardware-detection pool). *Sampling, steady* is the CPU "
-        "outside the main thread between the return of `start()` and the end of the workload, "
-        "per second: the cost of sampling itself. Extra peak RSS = `ru_maxrss` minus the "
+        "that have exited, such as CodeCarbon's hardware-detection pool). *Sampling, steady* "
+        "is the CPU outside the main thread between the return of `start()` and the end of "
+        "the workload, per second: the cost of sampling itself. Extra peak RSS = `ru_maxrss` "
+        "minus the "
         f"baseline's. The busy workload is a fixed amount of work ({wl['busy_units']} units of "
-        "pure-Python integer arithmetic, calibrated to last the nominal time without a "
-        "tracker). The idle runs of one round (baseline and both tools) run at the same time, "
-        "staggered by 0.3 s; busy runs one at a time."
+        "pure-Python integer arithmetic, calibrated at the start of the run to take the nominal "
+        "CPU time without a tracker). The idle runs of one round (baseline and both tools) "
+        "run at the same time, staggered by 0.3 s; busy runs one at a time."
     )
     add("")
     add("## What each tool did")
@@ -460,6 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serial", action="store_true", help="run idle workloads one at a time")
     parser.add_argument("--no-simulate", action="store_true", help="skip bench_simulate.py")
     parser.add_argument(
+        "--commit",
+        metavar="REV",
+        help="measure a snapshot of this commit (git archive) instead of the working tree, "
+        "so that edits made during the run do not mix in",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -489,6 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     cfg.parallel_idle = not args.serial
     cfg.log = log
+    snapshot = None
+    if args.commit:
+        snapshot = tempfile.TemporaryDirectory(prefix="clbench-src-")
+        export_commit(args.commit, Path(snapshot.name))
+        cfg.src = str(Path(snapshot.name) / "src")
+        machine["commit"] = _git("rev-parse", "--short", args.commit)
+        machine["source"] = f"snapshot of commit {machine['commit']}"
+    else:
+        dirty = _git("status", "--porcelain", "--", "src")
+        state = "with uncommitted changes in src/" if dirty else "no uncommitted changes in src/"
+        machine["source"] = f"working tree at commit {machine['commit']} ({state})"
     deadline = time.time() + args.wait_quiet
     while os.getloadavg()[0] >= 1.0 and time.time() < deadline:
         log(f"waiting for a quieter machine (load {os.getloadavg()[0]:.2f}) ...")
@@ -496,6 +529,15 @@ def main(argv: list[str] | None = None) -> int:
     before = os.getloadavg()[0]
     result = bench_overhead.run(cfg)
     result["loadavg"] = {"before": before, "after": os.getloadavg()[0]}
+    if snapshot is not None:
+        used = {
+            r.get("tool_file", "")
+            for r in result["raw"]["start"]["carbonledger"]
+            if "error" not in r
+        }
+        if not all(f.startswith(str(cfg.src)) for f in used):
+            raise SystemExit(f"run_all.py: carbonledger was not imported from the snapshot: {used}")
+        snapshot.cleanup()
     simulate = None if args.no_simulate else run_simulate(args.quick, log)
     interpreter = (
         sys.executable if sys.executable.startswith(str(REPO)) else Path(sys.executable).name

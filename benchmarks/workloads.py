@@ -10,7 +10,7 @@ Modes
     idle      import TOOL, start it, ``time.sleep(seconds)``, stop it.
     busy      import TOOL, start it, do ``units`` units of pure-Python arithmetic in the main
               thread (a fixed amount of work), stop it.
-    calibrate no tracker; how many busy units one second of this machine does.
+    calibrate no tracker; how many busy units one CPU second of this machine does.
     profile   import TOOL, build a tracker, run ``start()`` under cProfile, report the top
               entries (the tool's functions and every module import) by cumulative time.
 
@@ -81,6 +81,7 @@ class _CarbonLedger:
         import carbonledger as cl
 
         self.cl = cl
+        self.file = cl.__file__
         _ = cl.Tracker  # what tracking needs (the package resolves names lazily)
 
     def make(self) -> None:
@@ -122,7 +123,10 @@ class _CodeCarbon:
     def import_tool(self) -> None:
         import logging
 
+        import codecarbon
         from codecarbon import OfflineEmissionsTracker
+
+        self.file = codecarbon.__file__
 
         # quiet: its INFO lines are printed before log_level is applied
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
@@ -231,12 +235,13 @@ def main(argv: list[str]) -> int:
             print(json.dumps(result))
             return 0
         if mode == "calibrate":
-            t0 = time.perf_counter()
+            # per CPU second of this thread: steadier than per wall second on a busy machine
+            t0 = time.thread_time()
             n = 0
-            while time.perf_counter() - t0 < seconds:
+            while time.thread_time() - t0 < seconds:
                 busy_units(10)
                 n += 10
-            result["units_per_s"] = n / (time.perf_counter() - t0)
+            result["units_per_s"] = n / (time.thread_time() - t0)
             print(json.dumps(result))
             return 0
         if tool is not None:
@@ -244,6 +249,7 @@ def main(argv: list[str]) -> int:
             tool.import_tool()
             result["import_s"] = time.perf_counter() - t0
             result["import_cpu_s"] = time.process_time() - c0
+            result["tool_file"] = tool.file
             t0 = time.perf_counter()
             tool.make()
             result["init_s"] = time.perf_counter() - t0
