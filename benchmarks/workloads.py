@@ -123,8 +123,8 @@ class _CodeCarbon:
     def import_tool(self) -> None:
         import logging
 
-        import codecarbon
-        from codecarbon import OfflineEmissionsTracker
+        import codecarbon  # type: ignore[import-not-found,unused-ignore]
+        from codecarbon import OfflineEmissionsTracker  # type: ignore[import-not-found,unused-ignore]
 
         self.file = codecarbon.__file__
 
