@@ -20,11 +20,6 @@ from typing import Any
 from carbonledger.errors import ConfigError
 from carbonledger.records import PHASES, Scope
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 __all__ = ["MIN_INTERVAL_S", "Settings", "default_config_path", "default_ledger_path"]
 
 MIN_INTERVAL_S = 0.05
@@ -147,6 +142,10 @@ _FILE_ALIASES = {
 def _read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
