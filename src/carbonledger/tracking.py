@@ -14,7 +14,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -115,9 +114,9 @@ class Run:
         """Extrapolate the run's total energy and carbon after ``done`` of ``total`` units
         of work (epochs, steps). Budgets with ``use_forecast=True`` act on it."""
         tracker = self._tracker
-        if tracker._monitor is None:
+        if not tracker.running:
             raise CarbonLedgerError("the run is not being tracked")
-        return tracker._monitor.forecast(tracker._snapshot(), done, total)
+        return tracker._get_monitor().forecast(tracker._snapshot(), done, total)
 
     def check(self) -> None:
         """Raise BudgetExceeded now if a ``stop`` budget was exceeded."""
@@ -184,6 +183,7 @@ class Tracker:
         self._root_pid = root_pid if root_pid is not None else os.getpid()
         self._writer: LedgerWriter | None = None
         self._monitor: RunMonitor | None = None
+        self._unit_energies_j: list[float] = []
         self._sampler: Sampler | None = None
         self.run: Run | None = None
         self.record: RunRecord | None = None
@@ -205,10 +205,9 @@ class Tracker:
             return self.run
         self._final = None
         self.warnings = []
-        run_id = uuid.uuid4().hex
+        run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
         self._recorder = self._open_recorder(run_id)  # may raise ConfigError: before anything opens
         sensors = self._open_sensors()
-        from carbonledger.schedule.monitor import RunMonitor
         from carbonledger.store.writer import LedgerWriter
 
         self._writer = LedgerWriter(
@@ -257,18 +256,13 @@ class Tracker:
         )
         writer.call("create_run", self.record, self.devices)
         self._sampler.add_tick_listener(lambda: writer.maybe_flush(run_id))
-        monitor = self._monitor = RunMonitor(
-            zone=self.settings.zone,
-            pue=self.settings.pue,
-            devices=self.devices,
-            budgets=self.budgets,
-            warn=self._warn,
-        )
+        self._monitor = None
+        self._unit_energies_j = []
         if self.budgets:
             owner = threading.get_ident()
             for budget in self.budgets:
                 budget.bind(owner)
-            sampler = self._sampler
+            sampler, monitor = self._sampler, self._get_monitor()
             self._sampler.add_tick_listener(lambda: monitor.check_budgets(sampler.totals))
         self._sampler.start()
         if self._recorder is not None:
@@ -462,8 +456,23 @@ class Tracker:
         if self._writer is not None:
             self._writer.add_span(SpanRecord(path, started_at, ended_at, energy, host))
         known = [v for v in energy.values() if v is not None]
-        if "/" not in path and known and len(known) == len(energy) and self._monitor is not None:
-            self._monitor.record_unit(sum(known))
+        if "/" not in path and known and len(known) == len(energy):
+            self._unit_energies_j.append(sum(known))
+
+    def _get_monitor(self) -> RunMonitor:
+        """Budgets and forecasts of the current run, set up on first use."""
+        if self._monitor is None:
+            from carbonledger.schedule.monitor import RunMonitor
+
+            self._monitor = RunMonitor(
+                zone=self.settings.zone,
+                pue=self.settings.pue,
+                devices=self.devices,
+                budgets=self.budgets,
+                unit_energies_j=self._unit_energies_j,
+                warn=self._warn,
+            )
+        return self._monitor
 
     def _log_metrics(self, metrics: Mapping[str, MetricValue]) -> None:
         if self.record is None:

@@ -129,3 +129,14 @@ def test_no_visible_gpu(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> No
     result = open_sensor(clock, {"HIP_VISIBLE_DEVICES": ""})
     assert isinstance(result, Absent)
     assert result.reason == "no GPU visible to this process (HIP_VISIBLE_DEVICES='')"
+
+
+def test_no_driver_means_absent_without_importing_amdsmi(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.delitem(sys.modules, "amdsmi", raising=False)
+    monkeypatch.setattr(amdsmi, "AMD_DRIVER_PATH", "/nonexistent/kfd")
+    result = amdsmi.probe(ProbeContext())
+    assert isinstance(result, Absent)
+    assert "no AMD GPU driver" in result.reason
+    assert "amdsmi" not in sys.modules

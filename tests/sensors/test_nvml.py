@@ -360,3 +360,14 @@ def test_a_lost_gpu_at_start_is_left_out(monkeypatch: pytest.MonkeyPatch, clock:
     assert [d.details["index"] for d in sensor.devices()] == [1]
     result = open_sensor(clock, environ={"CUDA_VISIBLE_DEVICES": "0"})
     assert isinstance(result, Absent)
+
+
+def test_no_driver_means_absent_without_importing_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml, "driver_present", lambda: False)
+    result = nvml.probe(ProbeContext())
+    assert isinstance(result, Absent)
+    assert "no NVIDIA driver" in result.reason and result.fix
+    assert "pynvml" not in sys.modules

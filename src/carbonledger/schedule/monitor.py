@@ -26,6 +26,7 @@ class RunMonitor:
         pue: float | None,
         devices: Sequence[DeviceInfo],
         budgets: Sequence[Budget],
+        unit_energies_j: list[float] | None = None,
         warn: Callable[[str], None],
     ) -> None:
         self.zone = zone
@@ -34,7 +35,8 @@ class RunMonitor:
         self.budgets = list(budgets)
         self._warn = warn
         self.forecasts: list[Forecast] = []
-        self.unit_energies_j: list[float] = []
+        # energies of completed units of work (top-level spans), kept by the tracker
+        self.unit_energies_j = unit_energies_j if unit_energies_j is not None else []
         self._price: tuple[float, float, float | None] | None = None
 
     def price(self) -> tuple[float, float, float | None]:
@@ -53,9 +55,6 @@ class RunMonitor:
     @staticmethod
     def energy_j(totals: Mapping[str, DeviceTotals]) -> float:
         return sum(t.energy_j for t in totals.values())
-
-    def record_unit(self, energy_j: float) -> None:
-        self.unit_energies_j.append(energy_j)
 
     def check_budgets(self, totals: Mapping[str, DeviceTotals]) -> None:
         energy_j = self.energy_j(totals)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -197,10 +199,20 @@ def _open_gpu(smi: Any, index: int, handle: Any, uuid: str) -> _Gpu | None:
     return _Gpu(handle, info, baseline is not None, last_uj=baseline or 0.0)
 
 
+AMD_DRIVER_PATH = "/dev/kfd"
+
+
 def probe(
     ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic
 ) -> AmdSmiSensor | Absent:
     """Open the AMD GPUs visible to this process, or say why there are none."""
+    if "amdsmi" not in sys.modules and not os.path.exists(AMD_DRIVER_PATH):
+        return Absent(
+            KIND,
+            f"no AMD GPU driver ({AMD_DRIVER_PATH} is absent)",
+            fix="install ROCm and the amdgpu driver; in a container, pass /dev/kfd and /dev/dri",
+            component=Component.GPU,
+        )
     try:
         import amdsmi as smi
     except ImportError:

@@ -5,7 +5,8 @@ The model (see docs/methodology/sensors.md):
     P(u) = TDP × sockets × (f_idle + (1 − f_idle) × u)
 
 ``u`` is the machine-wide CPU utilisation over the interval between two reads (from
-``/proc/stat`` CPU-time differences, psutil elsewhere), ``TDP`` the thermal design power of one socket, and
+``/proc/stat`` CPU-time differences, psutil elsewhere), ``TDP`` the thermal design power
+of one socket, and
 ``f_idle`` = :data:`IDLE_FRACTION`, the median ratio of active-idle to full-load power of
 the published SPECpower_ssj2008 results (computed by ``scripts/build_cpu_table.py``).
 Energy accumulates per read: ``E += P(u) × Δt``.

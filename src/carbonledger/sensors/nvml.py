@@ -31,6 +31,8 @@ Per-process share (when ``ctx.tracked_pids`` is given), in ``Reading.process_sha
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -366,6 +368,14 @@ def _start_failure(nv: Any, exc: Exception) -> Absent:
     )
 
 
+NVIDIA_DRIVER_PATHS = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/dxg")
+
+
+def driver_present() -> bool:
+    """Whether an NVIDIA driver is visible (native, in a container, or WSL's /dev/dxg)."""
+    return any(os.path.exists(path) for path in NVIDIA_DRIVER_PATHS)
+
+
 def probe(
     ctx: ProbeContext,
     *,
@@ -374,6 +384,15 @@ def probe(
     pid_exists: Callable[[int], bool] = procfs.pid_exists,
 ) -> NvmlSensor | Absent:
     """Open the NVIDIA GPUs visible to this process, or say why there are none."""
+    if "pynvml" not in sys.modules and not driver_present():
+        # importing pynvml and failing nvmlInit costs tens of ms at every start()
+        return Absent(
+            KIND,
+            "no NVIDIA driver (none of " + ", ".join(NVIDIA_DRIVER_PATHS) + ")",
+            fix="install the NVIDIA driver; in a container, run it with GPUs "
+            "(NVIDIA Container Toolkit, --gpus)",
+            component=Component.GPU,
+        )
     try:
         import pynvml as nv
     except ImportError:

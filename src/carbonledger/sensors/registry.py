@@ -13,6 +13,7 @@ all brings in both. A factory that raises becomes an :class:`Absent` with its me
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,6 @@ from typing import Any
 
 from carbonledger.errors import ConfigError
 from carbonledger.records import Component, DeviceInfo, Method
-from carbonledger.sensors import amdsmi, cpu_model, nvml, ram_model, rapl
 from carbonledger.sensors.base import Absent, ProbeContext, Sensor, SensorFactory
 
 __all__ = [
@@ -98,11 +98,24 @@ def registered() -> tuple[Entry, ...]:
     )
 
 
-register("rapl", rapl.probe)
-register("nvml", nvml.probe)
-register("amdsmi", amdsmi.probe)
-register("cpu_model", cpu_model.probe, fallback_for=Component.CPU)
-register("ram_model", ram_model.probe, fallback_for=Component.RAM)
+def _builtin(module: str) -> SensorFactory:
+    """The ``probe`` of a built-in sensor module, imported only when it is probed."""
+
+    def probe(ctx: ProbeContext) -> Sensor | Absent:
+        found: Sensor | Absent = importlib.import_module(f"carbonledger.sensors.{module}").probe(
+            ctx
+        )
+        return found
+
+    probe.__qualname__ = f"{module}.probe"
+    return probe
+
+
+register("rapl", _builtin("rapl"))
+register("nvml", _builtin("nvml"))
+register("amdsmi", _builtin("amdsmi"))
+register("cpu_model", _builtin("cpu_model"), fallback_for=Component.CPU)
+register("ram_model", _builtin("ram_model"), fallback_for=Component.RAM)
 
 
 def _probe(entry: Entry, ctx: ProbeContext) -> Sensor | Absent:
