@@ -135,7 +135,7 @@ def test_no_driver_means_absent_without_importing_amdsmi(monkeypatch: pytest.Mon
     import sys
 
     monkeypatch.delitem(sys.modules, "amdsmi", raising=False)
-    monkeypatch.setattr(amdsmi, "AMD_DRIVER_PATH", "/nonexistent/kfd")
+    monkeypatch.setattr(amdsmi._presence, "AMD_DRIVER_PATH", "/nonexistent/kfd")
     result = amdsmi.probe(ProbeContext())
     assert isinstance(result, Absent)
     assert "no AMD GPU driver" in result.reason

@@ -366,7 +366,7 @@ def test_no_driver_means_absent_without_importing_pynvml(monkeypatch: pytest.Mon
     import sys
 
     monkeypatch.delitem(sys.modules, "pynvml", raising=False)
-    monkeypatch.setattr(nvml, "driver_present", lambda: False)
+    monkeypatch.setattr(nvml._presence, "NVIDIA_DRIVER_PATHS", ("/nonexistent/nvidiactl",))
     result = nvml.probe(ProbeContext())
     assert isinstance(result, Absent)
     assert "no NVIDIA driver" in result.reason and result.fix

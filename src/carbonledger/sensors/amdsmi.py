@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from typing import Any
 
 from carbonledger.records import Component, DeviceInfo, Method, Reading
 from carbonledger.sampling.integrate import EnergyAccumulator
+from carbonledger.sensors import _presence
 from carbonledger.sensors.base import Absent, ProbeContext
 from carbonledger.units import bytes_to_gib, uj_to_j
 
@@ -199,19 +198,13 @@ def _open_gpu(smi: Any, index: int, handle: Any, uuid: str) -> _Gpu | None:
     return _Gpu(handle, info, baseline is not None, last_uj=baseline or 0.0)
 
 
-AMD_DRIVER_PATH = "/dev/kfd"
-
-
 def probe(
     ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic
 ) -> AmdSmiSensor | Absent:
     """Open the AMD GPUs visible to this process, or say why there are none."""
-    if "amdsmi" not in sys.modules and not os.path.exists(AMD_DRIVER_PATH):
+    if not _presence.amd_driver_present():
         return Absent(
-            KIND,
-            f"no AMD GPU driver ({AMD_DRIVER_PATH} is absent)",
-            fix="install ROCm and the amdgpu driver; in a container, pass /dev/kfd and /dev/dri",
-            component=Component.GPU,
+            KIND, _presence.AMD_NO_DRIVER, fix=_presence.AMD_NO_DRIVER_FIX, component=Component.GPU
         )
     try:
         import amdsmi as smi

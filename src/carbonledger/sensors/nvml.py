@@ -31,8 +31,6 @@ Per-process share (when ``ctx.tracked_pids`` is given), in ``Reading.process_sha
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from typing import Any
 from carbonledger import procfs
 from carbonledger.records import Component, DeviceInfo, Method, Reading
 from carbonledger.sampling.integrate import EnergyAccumulator
+from carbonledger.sensors import _presence
 from carbonledger.sensors.base import Absent, ProbeContext
 from carbonledger.units import bytes_to_gib, mj_to_j, mw_to_w
 
@@ -368,14 +367,6 @@ def _start_failure(nv: Any, exc: Exception) -> Absent:
     )
 
 
-NVIDIA_DRIVER_PATHS = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/dxg")
-
-
-def driver_present() -> bool:
-    """Whether an NVIDIA driver is visible (native, in a container, or WSL's /dev/dxg)."""
-    return any(os.path.exists(path) for path in NVIDIA_DRIVER_PATHS)
-
-
 def probe(
     ctx: ProbeContext,
     *,
@@ -384,13 +375,12 @@ def probe(
     pid_exists: Callable[[int], bool] = procfs.pid_exists,
 ) -> NvmlSensor | Absent:
     """Open the NVIDIA GPUs visible to this process, or say why there are none."""
-    if "pynvml" not in sys.modules and not driver_present():
+    if not _presence.nvidia_driver_present():
         # importing pynvml and failing nvmlInit costs tens of ms at every start()
         return Absent(
             KIND,
-            "no NVIDIA driver (none of " + ", ".join(NVIDIA_DRIVER_PATHS) + ")",
-            fix="install the NVIDIA driver; in a container, run it with GPUs "
-            "(NVIDIA Container Toolkit, --gpus)",
+            _presence.NVIDIA_NO_DRIVER,
+            fix=_presence.NVIDIA_NO_DRIVER_FIX,
             component=Component.GPU,
         )
     try:

@@ -16,13 +16,14 @@ import contextlib
 import importlib
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from carbonledger.errors import ConfigError
 from carbonledger.records import Component, DeviceInfo, Method
+from carbonledger.sensors import _presence
 from carbonledger.sensors.base import Absent, ProbeContext, Sensor, SensorFactory
 
 __all__ = [
@@ -98,13 +99,16 @@ def registered() -> tuple[Entry, ...]:
     )
 
 
-def _builtin(module: str) -> SensorFactory:
-    """The ``probe`` of a built-in sensor module, imported only when it is probed."""
+def _builtin(module: str, *, no_driver: Callable[[], Absent | None] | None = None) -> SensorFactory:
+    """The ``probe`` of a built-in sensor module, imported only when it is probed; a GPU
+    kind whose driver is absent is not imported at all."""
 
     def probe(ctx: ProbeContext) -> Sensor | Absent:
-        found: Sensor | Absent = importlib.import_module(f"carbonledger.sensors.{module}").probe(
-            ctx
-        )
+        absent = no_driver() if no_driver is not None else None
+        if absent is not None:
+            return absent
+        module_object = importlib.import_module(f"carbonledger.sensors.{module}")
+        found: Sensor | Absent = module_object.probe(ctx)
         return found
 
     probe.__qualname__ = f"{module}.probe"
@@ -112,8 +116,29 @@ def _builtin(module: str) -> SensorFactory:
 
 
 register("rapl", _builtin("rapl"))
-register("nvml", _builtin("nvml"))
-register("amdsmi", _builtin("amdsmi"))
+
+
+def _no_nvidia_driver() -> Absent | None:
+    if _presence.nvidia_driver_present():
+        return None
+    return Absent(
+        "nvml",
+        _presence.NVIDIA_NO_DRIVER,
+        fix=_presence.NVIDIA_NO_DRIVER_FIX,
+        component=Component.GPU,
+    )
+
+
+def _no_amd_driver() -> Absent | None:
+    if _presence.amd_driver_present():
+        return None
+    return Absent(
+        "amdsmi", _presence.AMD_NO_DRIVER, fix=_presence.AMD_NO_DRIVER_FIX, component=Component.GPU
+    )
+
+
+register("nvml", _builtin("nvml", no_driver=_no_nvidia_driver))
+register("amdsmi", _builtin("amdsmi", no_driver=_no_amd_driver))
 register("cpu_model", _builtin("cpu_model"), fallback_for=Component.CPU)
 register("ram_model", _builtin("ram_model"), fallback_for=Component.RAM)
 
