@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import numbers
 import os
 import random
 import sqlite3
@@ -26,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from carbonledger.errors import DataError, LedgerError, RunNotFoundError
+from carbonledger.errors import LedgerError, RunNotFoundError
 from carbonledger.records import (
     Component,
     DeviceInfo,
@@ -40,7 +38,15 @@ from carbonledger.records import (
     SpanRecord,
 )
 from carbonledger.store import _schema
+from carbonledger.store._rows import (
+    RUN_COLUMNS,
+    decode_metric,
+    dumps,
+    encode_metric,
+    run_from_row,
+)
 from carbonledger.store.base import MetricValue
+from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -56,8 +62,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_STALE_AFTER_S = 120.0
-"""A run whose heartbeat is older than this (and whose process cannot be checked) is gone."""
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 """SQLite's own wait for a lock, per attempt."""
 DEFAULT_RETRY_S = 60.0
@@ -66,13 +70,7 @@ DEFAULT_RETRY_S = 60.0
 _FIRST_BACKOFF_S = 0.005
 _MAX_BACKOFF_S = 0.5
 _CANDIDATES_SHOWN = 5
-_CREATE_TIME_TOLERANCE_S = 1.0
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (sqlite.org/rescode.html)
-
-_RUN_COLUMNS = (
-    "run_id, name, phase, status, started_at, ended_at, scope, zone, pue, interval_s, "
-    "host_json, tags_json, exit_code, pid, heartbeat_at, settings_json"
-)
 
 
 @dataclass(frozen=True)
@@ -92,59 +90,6 @@ class EnergyTotal:
     missing_host_samples: int
     missing_samples: int
     missing_s: float
-
-
-# -- liveness --------------------------------------------------------------------------
-def tracker_gone(
-    run: RunRecord,
-    *,
-    now: float,
-    stale_after_s: float = DEFAULT_STALE_AFTER_S,
-    hostname: str | None = None,
-) -> bool:
-    """Whether a ``RUNNING`` run's tracker has died.
-
-    On the run's own host (``host["hostname"]`` equals this machine's) with a known pid:
-    a pid that no longer exists, is a zombie, or belongs to a process started at another
-    time than ``host["pid_create_time"]`` (pid reuse) means gone; a live pid whose start
-    time matches means alive, however old the heartbeat. Otherwise (another host, no pid,
-    or a live pid whose start time cannot be checked) the run is gone when its heartbeat
-    (or, before the first one, its start) is more than ``stale_after_s`` old.
-    """
-    if run.status is not RunStatus.RUNNING:
-        return False
-    here = os.uname().nodename if hostname is None else hostname
-    pid = run.pid if run.pid is not None else run.host.get("pid")
-    if run.host.get("hostname") == here and isinstance(pid, int) and not isinstance(pid, bool):
-        created = run.host.get("pid_create_time")
-        alive, verified = _pid_state(pid, created if isinstance(created, (int, float)) else None)
-        if not alive:
-            return True
-        if verified:
-            return False
-    last = run.heartbeat_at if run.heartbeat_at is not None else run.started_at
-    return now - last > stale_after_s
-
-
-def _pid_state(pid: int, create_time: float | None) -> tuple[bool, bool]:
-    """``(alive, verified)``: verified means the start time matched the recorded one."""
-    import psutil
-
-    if pid <= 0 or not psutil.pid_exists(pid):
-        return False, False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False, False
-        if create_time is None:
-            return True, False
-        if abs(proc.create_time() - create_time) > _CREATE_TIME_TOLERANCE_S:
-            return False, False  # the pid now belongs to another process
-        return True, True
-    except psutil.NoSuchProcess:
-        return False, False
-    except psutil.Error:  # AccessDenied and the like: cannot tell
-        return True, False
 
 
 # -- the ledger ------------------------------------------------------------------------
@@ -278,12 +223,12 @@ class SqliteLedger:
             run.zone,
             run.pue,
             run.interval_s,
-            _dumps(run.host, "host", run.run_id),
-            _dumps(run.tags, "tags", run.run_id),
+            dumps(run.host, "host", run.run_id),
+            dumps(run.tags, "tags", run.run_id),
             run.exit_code,
             run.pid,
             run.heartbeat_at,
-            _dumps(run.settings, "settings", run.run_id),
+            dumps(run.settings, "settings", run.run_id),
         )
         device_rows = [
             (
@@ -295,7 +240,7 @@ class SqliteLedger:
                 Method(d.method).value,
                 d.source,
                 d.uncertainty_rel,
-                _dumps(d.details, f"device {d.device_id} details", run.run_id),
+                dumps(d.details, f"device {d.device_id} details", run.run_id),
             )
             for position, d in enumerate(devices)
         ]
@@ -303,7 +248,7 @@ class SqliteLedger:
         def insert(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
                 raise LedgerError(f"run {run.run_id!r} already exists in ledger {self.path}")
-            conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_marks(16)})", row)
+            conn.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(16)})", row)
             conn.executemany(
                 "INSERT INTO devices (run_id, position, device_id, component, name, method, "
                 f"source, uncertainty_rel, details_json) VALUES ({_marks(9)})",
@@ -348,8 +293,8 @@ class SqliteLedger:
             span.path,
             span.started_at,
             span.ended_at,
-            _dumps(span.energy_j, f"span {span.path} energy", run_id),
-            _dumps(span.host_energy_j, f"span {span.path} host energy", run_id),
+            dumps(span.energy_j, f"span {span.path} energy", run_id),
+            dumps(span.host_energy_j, f"span {span.path} host energy", run_id),
         )
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -366,7 +311,7 @@ class SqliteLedger:
         """Store metrics; a name logged again keeps its last value (``step`` counts logs)."""
         logged_at = time.time()
         rows = [
-            (run_id, str(name), *_encode_metric(str(name), value), logged_at)
+            (run_id, str(name), *encode_metric(str(name), value), logged_at)
             for name, value in metrics.items()
         ]
 
@@ -425,12 +370,12 @@ class SqliteLedger:
 
         def find(conn: sqlite3.Connection) -> RunRecord:
             row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (key,)
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (key,)
             ).fetchone()
             if row is not None:
-                return _run_from_row(row)
+                return run_from_row(row)
             rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? "
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? "
                 "ORDER BY started_at DESC, run_id LIMIT ?",
                 (len(key), key, _CANDIDATES_SHOWN + 1),
             ).fetchall()
@@ -442,7 +387,7 @@ class SqliteLedger:
                 raise RunNotFoundError(
                     f"run id prefix {key!r} is ambiguous in ledger {self.path}: {shown}{more}"
                 )
-            return _run_from_row(rows[0])
+            return run_from_row(rows[0])
 
         run = self._read("read run", find)
         if self._settle([run]):
@@ -454,9 +399,9 @@ class SqliteLedger:
 
         def everything(conn: sqlite3.Connection) -> list[RunRecord]:
             rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC"
+                f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC"
             ).fetchall()
-            return [_run_from_row(r) for r in rows]
+            return [run_from_row(r) for r in rows]
 
         runs = self._read("list runs", everything)
         if self._settle(runs):
@@ -555,7 +500,7 @@ class SqliteLedger:
                 "SELECT name, kind, value FROM metrics WHERE run_id = ? ORDER BY name",
                 (run_id,),
             ).fetchall()
-            return {r[0]: _decode_metric(r[1], r[2]) for r in rows}
+            return {r[0]: decode_metric(r[1], r[2]) for r in rows}
 
         return self._read("read metrics", query)
 
@@ -694,61 +639,3 @@ def _ledger_error(path: Path, action: str, exc: sqlite3.Error) -> LedgerError:
     if isinstance(exc, sqlite3.IntegrityError):
         return LedgerError(f"ledger {path}: {action} rejected: {text}")
     return LedgerError(f"ledger {path}: {action} failed: {text}")
-
-
-def _dumps(value: Any, what: str, run_id: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"run {run_id}: {what} is not JSON-serialisable: {exc}") from None
-
-
-def _run_from_row(r: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=r[0],
-        name=r[1],
-        phase=r[2],
-        status=RunStatus(r[3]),
-        started_at=r[4],
-        ended_at=r[5],
-        scope=Scope(r[6]),
-        zone=r[7],
-        pue=r[8],
-        interval_s=r[9],
-        host=json.loads(r[10]),
-        tags=json.loads(r[11]),
-        exit_code=r[12],
-        pid=r[13],
-        heartbeat_at=r[14],
-        settings=json.loads(r[15]),
-    )
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-def _encode_metric(name: str, value: object) -> tuple[str, Any]:
-    """``(kind, stored value)``; NaN is stored as NULL, ints beyond 64 bits as text."""
-    if isinstance(value, bool):
-        return "bool", int(value)
-    if isinstance(value, numbers.Integral):
-        number = int(value)
-        return "int", number if _INT64_MIN <= number <= _INT64_MAX else str(number)
-    if isinstance(value, numbers.Real):
-        real = float(value)
-        return "float", None if math.isnan(real) else real
-    if isinstance(value, str):
-        return "str", value
-    raise DataError(
-        f"metric {name!r}: unsupported type {type(value).__name__} (use int, float, str or bool)"
-    )
-
-
-def _decode_metric(kind: str, value: Any) -> MetricValue:
-    if kind == "bool":
-        return bool(value)
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return math.nan if value is None else float(value)
-    return str(value)

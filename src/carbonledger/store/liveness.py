@@ -1,0 +1,65 @@
+"""Whether a running run's tracker is still alive (same host: its pid; else its heartbeat)."""
+
+from __future__ import annotations
+
+import os
+
+from carbonledger.records import RunRecord, RunStatus
+
+__all__ = ["DEFAULT_STALE_AFTER_S", "tracker_gone"]
+
+DEFAULT_STALE_AFTER_S = 120.0
+"""A run whose heartbeat is older than this (and whose process cannot be checked) is gone."""
+_CREATE_TIME_TOLERANCE_S = 1.0
+
+
+def tracker_gone(
+    run: RunRecord,
+    *,
+    now: float,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    hostname: str | None = None,
+) -> bool:
+    """Whether a ``RUNNING`` run's tracker has died.
+
+    On the run's own host (``host["hostname"]`` equals this machine's) with a known pid:
+    a pid that no longer exists, is a zombie, or belongs to a process started at another
+    time than ``host["pid_create_time"]`` (pid reuse) means gone; a live pid whose start
+    time matches means alive, however old the heartbeat. Otherwise (another host, no pid,
+    or a live pid whose start time cannot be checked) the run is gone when its heartbeat
+    (or, before the first one, its start) is more than ``stale_after_s`` old.
+    """
+    if run.status is not RunStatus.RUNNING:
+        return False
+    here = os.uname().nodename if hostname is None else hostname
+    pid = run.pid if run.pid is not None else run.host.get("pid")
+    if run.host.get("hostname") == here and isinstance(pid, int) and not isinstance(pid, bool):
+        created = run.host.get("pid_create_time")
+        alive, verified = _pid_state(pid, created if isinstance(created, (int, float)) else None)
+        if not alive:
+            return True
+        if verified:
+            return False
+    last = run.heartbeat_at if run.heartbeat_at is not None else run.started_at
+    return now - last > stale_after_s
+
+
+def _pid_state(pid: int, create_time: float | None) -> tuple[bool, bool]:
+    """``(alive, verified)``: verified means the start time matched the recorded one."""
+    import psutil
+
+    if pid <= 0 or not psutil.pid_exists(pid):
+        return False, False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False, False
+        if create_time is None:
+            return True, False
+        if abs(proc.create_time() - create_time) > _CREATE_TIME_TOLERANCE_S:
+            return False, False  # the pid now belongs to another process
+        return True, True
+    except psutil.NoSuchProcess:
+        return False, False
+    except psutil.Error:  # AccessDenied and the like: cannot tell
+        return True, False
