@@ -11,166 +11,23 @@ leaderboard (rows of :func:`carbonledger.report.pareto.leaderboard`).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
-from html import escape
+from datetime import datetime
 from typing import Any
 
-from carbonledger import __version__
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.records import RunRecord, SpanRecord
 from carbonledger.report import charts
+from carbonledger.report import htmlkit as kit
 from carbonledger.report.base import ReportInput
+from carbonledger.report.htmlkit import CSS
 from carbonledger.report.statement import fmt_number, hardware_used, intensity_phrase
-from carbonledger.report.text import format_energy_kwh, format_mass_kg
-from carbonledger.units import S_PER_HOUR, g_to_kg, j_to_kwh
 
 __all__ = ["CSS", "render", "render_leaderboard"]
 
 log = logging.getLogger(__name__)
-
-CSS = """
-:root { --ink: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --soft: #f5f6f8;
-  --measured: #1e7b34; --modeled: #a85f00; --default: #5f6368; --unavailable: #b3261e; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 1.6rem; margin: 0 0 4px; }
-h2 { font-size: 1.3rem; margin: 32px 0 8px; padding-top: 8px; border-top: 2px solid var(--ink); }
-h3 { font-size: 1.05rem; margin: 24px 0 8px; }
-p.meta, .muted { color: var(--muted); }
-p.meta { margin: 0 0 12px; }
-code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
-  font-size: 0.86em; }
-pre { background: var(--soft); padding: 10px 12px; border-radius: 6px; overflow-x: auto;
-  white-space: pre-wrap; word-break: break-all; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr));
-  gap: 12px; margin: 12px 0; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-.card .label { font-size: 0.78rem; text-transform: uppercase; letter-spacing: 0.04em;
-  color: var(--muted); }
-.card .value { font-size: 1.45rem; font-weight: 600; margin: 2px 0; }
-.card .detail { font-size: 0.82rem; color: var(--muted); }
-table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 0.88rem; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-th { background: var(--soft); font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 0.78rem;
-  color: #fff; background: var(--default); white-space: nowrap; }
-.badge.measured { background: var(--measured); }
-.badge.modeled { background: var(--modeled); }
-.badge.unavailable { background: var(--unavailable); }
-.tag { display: inline-block; padding: 0 6px; margin: 0 4px 2px 0; border: 1px solid var(--line);
-  border-radius: 4px; font-size: 0.8rem; }
-.notes { border-left: 4px solid var(--modeled); background: #fff8ec; padding: 8px 12px;
-  margin: 12px 0; }
-.notes ul { margin: 4px 0; padding-left: 20px; }
-figure { margin: 12px 0 20px; break-inside: avoid; page-break-inside: avoid; }
-figure svg { max-width: 100%; height: auto; display: block; }
-figure.wide svg { width: 100%; }
-figcaption { font-size: 0.82rem; color: var(--muted); margin-top: 4px; }
-.charts-missing { background: var(--soft); padding: 10px 12px; border-radius: 6px; }
-dl.env { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 8px 0; }
-dl.env dt { color: var(--muted); }
-dl.env dd { margin: 0; word-break: break-word; }
-footer { margin-top: 40px; font-size: 0.8rem; color: var(--muted); }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { font-size: 11pt; }
-  main { max-width: none; padding: 0; }
-  h2 { break-before: auto; break-after: avoid; }
-  h3 { break-after: avoid; }
-  tr, .card, dl.env { break-inside: avoid; }
-  thead { display: table-header-group; }
-  .badge, th, .notes { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  pre { white-space: pre-wrap; }
-}
-"""
-
-
-def _e(value: Any) -> str:
-    """Escaped text of anything; None as an em dash."""
-    return "—" if value is None else escape(str(value), quote=True)
-
-
-def _badge(method: str) -> str:
-    return f'<span class="badge {_e(method)}">{_e(method)}</span>'
-
-
-def _when(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return _e(iso)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return _e(moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    hours, rest = divmod(seconds, S_PER_HOUR)
-    minutes = rest / (S_PER_HOUR / 60)
-    return f"{int(hours)} h {minutes:.0f} min" if hours else f"{minutes:.1f} min"
-
-
-def _energy(energy_j: float | None) -> str:
-    return _e(format_energy_kwh(None if energy_j is None else j_to_kwh(energy_j)))
-
-
-def _mass(mass_g: float | None) -> str:
-    return _e(format_mass_kg(None if mass_g is None else g_to_kg(mass_g)))
-
-
-def _rel(rel: float | None) -> str:
-    return "—" if rel is None else f"±{rel:.0%}"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, float):
-        return _e(fmt_number(value, 4))
-    if isinstance(value, (dict, list, tuple)):
-        return f"<code>{_e(json.dumps(value, default=str, ensure_ascii=False))}</code>"
-    return _e(value)
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    """A table from already-escaped cells; column indexes in ``numeric`` align right."""
-    cls = [' class="num"' if i in numeric else "" for i in range(len(head))]
-    out = ["<table><thead><tr>"]
-    out += [f"<th{cls[i]}>{h}</th>" for i, h in enumerate(head)]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td{cls[i]}>{c}</td>" for i, c in enumerate(row)) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="carbonledger {_e(__version__)}">\n'
-        f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"{body}\n"
-        f"<footer>Generated by carbonledger {_e(__version__)}. Energy is IT energy before PUE "
-        "unless marked facility; carbon is in CO2-equivalents. Every figure shows how it was "
-        "obtained: <em>measured</em> by a sensor, <em>modeled</em> from a table, or a "
-        "<em>default</em>.</footer>\n</main>\n</body>\n</html>\n"
-    )
-
 
 # -- one run -----------------------------------------------------------------------------
 
@@ -186,38 +43,46 @@ def _summary(fp: Footprint) -> str:
     energy_detail = ""
     if fp.energy_interval_j is not None:
         lo, hi = fp.energy_interval_j
-        energy_detail = f"interval {_energy(lo)} – {_energy(hi)}<br>"
-    energy_detail += f"facility (× PUE): {_energy(fp.facility_energy_j)}"
+        energy_detail = f"interval {kit.energy(lo)} – {kit.energy(hi)}<br>"
+    energy_detail += f"facility (× PUE): {kit.energy(fp.facility_energy_j)}"
     carbon_detail = ""
     if fp.total_interval_g is not None:
         lo, hi = fp.total_interval_g
-        carbon_detail = f"interval {_mass(lo)} – {_mass(hi)}<br>"
-    carbon_detail += f"operational {_mass(fp.operational_g)} + embodied {_mass(fp.embodied_g)}"
+        carbon_detail = f"interval {kit.mass(lo)} – {kit.mass(hi)}<br>"
+    carbon_detail += (
+        f"operational {kit.mass(fp.operational_g)} + embodied {kit.mass(fp.embodied_g)}"
+    )
     i = fp.intensity
     intensity = "—" if i.g_per_kwh is None else f"{fmt_number(i.g_per_kwh)} g/kWh"
-    intensity_detail = f"{_badge(i.method)} {_e(intensity_phrase(i))}"
+    intensity_detail = f"{kit.badge(i.method)} {kit.e(intensity_phrase(i))}"
     cards = [
-        _card("IT energy", _energy(fp.energy_j), energy_detail),
-        _card("Carbon (total)", _mass(fp.total_g), carbon_detail),
-        _card("Grid intensity", _e(intensity), intensity_detail),
-        _card("PUE", _e(fmt_number(fp.pue)), f"source: {_e(fp.pue_source)}"),
+        _card("IT energy", kit.energy(fp.energy_j), energy_detail),
+        _card("Carbon (total)", kit.mass(fp.total_g), carbon_detail),
+        _card("Grid intensity", kit.e(intensity), intensity_detail),
+        _card("PUE", kit.e(fmt_number(fp.pue)), f"source: {kit.e(fp.pue_source)}"),
     ]
     fu = fp.functional_unit
     if fu is not None:
         per = "—" if fu.g_per_unit is None else f"{fmt_number(fu.g_per_unit)} g"
         cards.append(
-            _card(f"SCI per {_e(fu.name)}", _e(per), f"{_e(fmt_number(fu.count))} {_e(fu.name)}")
+            _card(
+                f"SCI per {kit.e(fu.name)}",
+                kit.e(per),
+                f"{kit.e(fmt_number(fu.count))} {kit.e(fu.name)}",
+            )
         )
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
 def _header(fp: Footprint, run: RunRecord | None, devices_text: str) -> str:
-    tags = "".join(f'<span class="tag">{_e(k)}={_e(v)}</span>' for k, v in fp.tags.items())
+    tags = "".join(f'<span class="tag">{kit.e(k)}={kit.e(v)}</span>' for k, v in fp.tags.items())
     return (
-        f"<h2>{_e(fp.name)}</h2>"
-        f'<p class="meta">run <code>{_e(fp.run_id)}</code> · {_e(fp.phase)} · {_e(fp.status)}'
-        f" · {_when(fp.started_at)} → {_when(fp.ended_at)} ({_e(_duration(fp.duration_s))})"
-        f" · scope {_e(fp.scope)} · hardware {_e(devices_text)}</p>"
+        f"<h2>{kit.e(fp.name)}</h2>"
+        f'<p class="meta">run <code>{kit.e(fp.run_id)}</code>'
+        f" · {kit.e(fp.phase)} · {kit.e(fp.status)}"
+        f" · {kit.when(fp.started_at)} → {kit.when(fp.ended_at)}"
+        f" ({kit.e(kit.duration(fp.duration_s))})"
+        f" · scope {kit.e(fp.scope)} · hardware {kit.e(devices_text)}</p>"
         + (f"<p>{tags}</p>" if tags else "")
     )
 
@@ -225,7 +90,7 @@ def _header(fp: Footprint, run: RunRecord | None, devices_text: str) -> str:
 def _notes(fp: Footprint) -> str:
     if not fp.warnings:
         return ""
-    items = "".join(f"<li>{_e(w)}</li>" for w in fp.warnings)
+    items = "".join(f"<li>{kit.e(w)}</li>" for w in fp.warnings)
     return f'<div class="notes"><strong>Notes</strong><ul>{items}</ul></div>'
 
 
@@ -234,45 +99,45 @@ def _methods(fp: Footprint) -> str:
     for c in fp.components:
         rows.append(
             [
-                _e(c.component.upper()),
-                f"{_e(c.name)}<br><span class='muted mono'>{_e(c.device)}</span>",
-                _energy(c.energy_j),
-                "—" if c.mean_power_w is None else _e(f"{c.mean_power_w:.1f} W"),
-                _badge(c.method),
-                f"<span class='mono'>{_e(c.source)}</span>",
-                _rel(c.uncertainty_rel),
+                kit.e(c.component.upper()),
+                f"{kit.e(c.name)}<br><span class='muted mono'>{kit.e(c.device)}</span>",
+                kit.energy(c.energy_j),
+                "—" if c.mean_power_w is None else kit.e(f"{c.mean_power_w:.1f} W"),
+                kit.badge(c.method),
+                f"<span class='mono'>{kit.e(c.source)}</span>",
+                kit.rel(c.uncertainty_rel),
             ]
         )
     i = fp.intensity
     rows.append(
         [
             "grid intensity",
-            _e(f"{i.zone or 'no zone'} · {i.signal} · {i.basis}")
+            kit.e(f"{i.zone or 'no zone'} · {i.signal} · {i.basis}")
             + ("<br>time-aligned" if i.time_aligned else "<br>one average for the run"),
-            _e("—" if i.g_per_kwh is None else f"{fmt_number(i.g_per_kwh)} g/kWh"),
+            kit.e("—" if i.g_per_kwh is None else f"{fmt_number(i.g_per_kwh)} g/kWh"),
             "",
-            _badge(i.method),
-            f"<span class='mono'>{_e(i.source)}</span>",
-            _rel(i.uncertainty_rel),
+            kit.badge(i.method),
+            f"<span class='mono'>{kit.e(i.source)}</span>",
+            kit.rel(i.uncertainty_rel),
         ]
     )
     rows.append(
-        ["PUE", "facility overhead", _e(fmt_number(fp.pue)), "", "", _e(fp.pue_source), "—"]
+        ["PUE", "facility overhead", kit.e(fmt_number(fp.pue)), "", "", kit.e(fp.pue_source), "—"]
     )
     for item in fp.embodied:
         rows.append(
             [
                 "embodied",
-                _e(f"{fmt_number(item.count)} × {item.item}"),
-                _mass(item.g),
+                kit.e(f"{fmt_number(item.count)} × {item.item}"),
+                kit.mass(item.g),
                 "",
                 "",
-                f"<span class='mono'>{_e(item.source)}</span>",
-                _rel(item.uncertainty_rel),
+                f"<span class='mono'>{kit.e(item.source)}</span>",
+                kit.rel(item.uncertainty_rel),
             ]
         )
     head = ["what", "device / detail", "value", "mean power", "method", "source", "uncertainty"]
-    return "<h3>Methods and sources</h3>" + _table(head, rows, numeric=(2, 3, 6))
+    return "<h3>Methods and sources</h3>" + kit.table(head, rows, numeric=(2, 3, 6))
 
 
 def _chart_figure(
@@ -282,7 +147,7 @@ def _chart_figure(
         svg = make()
     except Exception as exc:  # a broken chart must not take the report down; say so
         log.warning("chart failed: %s", exc)
-        return f'<p class="charts-missing">Chart could not be drawn: {_e(exc)}</p>'
+        return f'<p class="charts-missing">Chart could not be drawn: {kit.e(exc)}</p>'
     if svg is None:
         return f'<p class="muted">{missing}</p>' if missing else ""
     cls = ' class="wide"' if wide else ""
@@ -344,7 +209,7 @@ def _charts(fp: Footprint, data: ReportInput, index: int) -> str:
         parts.append(
             _chart_figure(
                 lambda: charts.intensity_chart(series, fp, samples, salt=salt + "intensity"),
-                f"Grid carbon intensity for {_e(series.zone)} ({_e(series.source)}) around "
+                f"Grid carbon intensity for {kit.e(series.zone)} ({kit.e(series.source)}) around "
                 "the run (green band), the run's power on the right axis, and the intensity "
                 "the footprint used (dashed).",
                 "The intensity series does not cover this run.",
@@ -372,22 +237,22 @@ def _spans(fp: Footprint) -> str:
         duration = None if start is None or end is None else end - start
         rows.append(
             [
-                f"<span style='padding-left:{depth * 16}px'>{_e(span.path)}</span>",
-                _when(span.started_at),
-                _e(_duration(duration)),
-                _energy(span.energy_j),
-                _mass(span.total_g),
+                f"<span style='padding-left:{depth * 16}px'>{kit.e(span.path)}</span>",
+                kit.when(span.started_at),
+                kit.e(kit.duration(duration)),
+                kit.energy(span.energy_j),
+                kit.mass(span.total_g),
             ]
         )
     head = ["span", "started", "duration", "IT energy", "carbon"]
-    return "<h3>Spans</h3>" + _table(head, rows, numeric=(2, 3, 4))
+    return "<h3>Spans</h3>" + kit.table(head, rows, numeric=(2, 3, 4))
 
 
 def _metrics(fp: Footprint) -> str:
     if not fp.metrics:
         return ""
-    rows = [[_e(k), _value(v)] for k, v in fp.metrics.items()]
-    return "<h3>Metrics</h3>" + _table(["metric", "value"], rows, numeric=(1,))
+    rows = [[kit.e(k), kit.value(v)] for k, v in fp.metrics.items()]
+    return "<h3>Metrics</h3>" + kit.table(["metric", "value"], rows, numeric=(1,))
 
 
 def _embodied(fp: Footprint) -> str:
@@ -395,13 +260,13 @@ def _embodied(fp: Footprint) -> str:
         return ""
     rows = [
         [
-            _e(item.item),
-            _e(fmt_number(item.count)),
-            _mass(item.total_g),
-            _e(f"{fmt_number(item.lifetime_years)} y × {item.lifetime_use:.0%} use"),
-            _e(f"{item.share:.0%}"),
-            _mass(item.g),
-            f"<span class='mono'>{_e(item.source)}</span>",
+            kit.e(item.item),
+            kit.e(fmt_number(item.count)),
+            kit.mass(item.total_g),
+            kit.e(f"{fmt_number(item.lifetime_years)} y × {item.lifetime_use:.0%} use"),
+            kit.e(f"{item.share:.0%}"),
+            kit.mass(item.g),
+            f"<span class='mono'>{kit.e(item.source)}</span>",
         ]
         for item in fp.embodied
     ]
@@ -409,15 +274,15 @@ def _embodied(fp: Footprint) -> str:
     return (
         "<h3>Embodied emissions</h3><p class='muted'>SCI: M = TE × time reserved ÷ (lifetime × "
         "use) × resources reserved ÷ total resources.</p>"
-        + _table(head, rows, numeric=(1, 2, 4, 5))
+        + kit.table(head, rows, numeric=(1, 2, 4, 5))
     )
 
 
 def _dl(mapping: Mapping[str, Any]) -> str:
     items = []
     for key, value in mapping.items():
-        inner = _dl(value) if isinstance(value, Mapping) and value else _value(value)
-        items.append(f"<dt>{_e(key)}</dt><dd>{inner}</dd>")
+        inner = _dl(value) if isinstance(value, Mapping) and value else kit.value(value)
+        items.append(f"<dt>{kit.e(key)}</dt><dd>{inner}</dd>")
     return f'<dl class="env">{"".join(items)}</dl>'
 
 
@@ -444,7 +309,7 @@ def _reproduce(fp: Footprint, run: RunRecord | None) -> str:
     settings = dict(run.settings) if run is not None else {}
     command = _command_text(settings)
     if command:
-        parts.append(f"<p>The tracked command:</p><pre>{_e(command)}</pre>")
+        parts.append(f"<p>The tracked command:</p><pre>{kit.e(command)}</pre>")
     if run is not None:
         facts = {
             "zone": run.zone,
@@ -459,7 +324,7 @@ def _reproduce(fp: Footprint, run: RunRecord | None) -> str:
     rid = fp.run_id or "RUN"
     parts.append(
         "<p>This report (re-priced from the ledger's raw samples):</p>"
-        f"<pre>carbonledger report {_e(rid)} --format html -o report.html</pre>"
+        f"<pre>carbonledger report {kit.e(rid)} --format html -o report.html</pre>"
     )
     return "".join(parts)
 
@@ -488,18 +353,18 @@ def _run_section(fp: Footprint, data: ReportInput, index: int) -> str:
 def _overview(footprints: Sequence[Footprint]) -> str:
     rows = [
         [
-            f'<a href="#run-{i}">{_e(fp.name)}</a>',
-            f"<code>{_e((fp.run_id or '')[:12])}</code>",
-            _e(fp.phase),
-            _e(_duration(fp.duration_s)),
-            _energy(fp.energy_j),
-            _mass(fp.total_g),
-            _e(fp.intensity.zone or "—"),
+            f'<a href="#run-{i}">{kit.e(fp.name)}</a>',
+            f"<code>{kit.e((fp.run_id or '')[:12])}</code>",
+            kit.e(fp.phase),
+            kit.e(kit.duration(fp.duration_s)),
+            kit.energy(fp.energy_j),
+            kit.mass(fp.total_g),
+            kit.e(fp.intensity.zone or "—"),
         ]
         for i, fp in enumerate(footprints)
     ]
     head = ["run", "id", "phase", "duration", "IT energy", "carbon", "zone"]
-    return "<h2>Overview</h2>" + _table(head, rows, numeric=(3, 4, 5))
+    return "<h2>Overview</h2>" + kit.table(head, rows, numeric=(3, 4, 5))
 
 
 def render(data: ReportInput) -> str:
@@ -510,13 +375,13 @@ def render(data: ReportInput) -> str:
     else:
         title = f"carbonledger report: {len(footprints)} runs"
     heading = "Energy and carbon report" if len(footprints) == 1 else title
-    body = [f"<h1>{_e(heading)}</h1>"]
+    body = [f"<h1>{kit.e(heading)}</h1>"]
     if len(footprints) > 1:
         body.append(_overview(footprints))
     body += [_run_section(fp, data, i) for i, fp in enumerate(footprints)]
     if not footprints:
         body.append("<p>No runs.</p>")
-    return _page(title, "\n".join(body))
+    return kit.page(title, "\n".join(body))
 
 
 # -- leaderboard -------------------------------------------------------------------------
@@ -527,7 +392,7 @@ def _objective_cell(value: Any) -> str:
         return "—"
     if isinstance(value, float) and not math.isfinite(value):
         return "—"
-    return _e(fmt_number(float(value), 4)) if isinstance(value, (int, float)) else _e(value)
+    return kit.e(fmt_number(float(value), 4)) if isinstance(value, (int, float)) else kit.e(value)
 
 
 def render_leaderboard(
@@ -538,9 +403,9 @@ def render_leaderboard(
     skipped: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """A leaderboard page: the Pareto front of the first two objectives and the table."""
-    body = [f"<h1>{_e(title)}</h1>"]
+    body = [f"<h1>{kit.e(title)}</h1>"]
     listed = ", ".join(
-        f"<code>{_e(name)}</code> ({'higher' if sense == 'max' else 'lower'} is better)"
+        f"<code>{kit.e(name)}</code> ({'higher' if sense == 'max' else 'lower'} is better)"
         for name, sense in objectives
     )
     body.append(
@@ -553,7 +418,7 @@ def render_leaderboard(
             body.append(
                 _chart_figure(
                     lambda: charts.pareto_chart(rows, objectives),
-                    f"Runs on {_e(objectives[0][0])} and {_e(objectives[1][0])}; the Pareto "
+                    f"Runs on {kit.e(objectives[0][0])} and {kit.e(objectives[1][0])}; the Pareto "
                     "front in red (computed on all objectives).",
                     "No run has both of the first two objectives.",
                     wide=True,
@@ -564,7 +429,7 @@ def render_leaderboard(
                 "<p class='charts-missing'>The chart needs matplotlib: "
                 "<code>pip install 'carbonledger[report]'</code>.</p>"
             )
-    head = ["#", "run", "id", *(_e(name) for name, _ in objectives), "Pareto", "dominated by"]
+    head = ["#", "run", "id", *(kit.e(name) for name, _ in objectives), "Pareto", "dominated by"]
     table_rows = []
     for i, row in enumerate(rows, 1):
         values = row.get("objectives", {})
@@ -575,18 +440,19 @@ def render_leaderboard(
         table_rows.append(
             [
                 str(i),
-                _e(row.get("name")),
-                f"<code>{_e((row.get('run_id') or '')[:12])}</code>",
+                kit.e(row.get("name")),
+                f"<code>{kit.e((row.get('run_id') or '')[:12])}</code>",
                 *(_objective_cell(values.get(name)) for name, _ in objectives),
-                _e(mark),
-                " ".join(f"<code>{_e(str(r)[:12])}</code>" for r in row.get("dominated_by", ())),
+                kit.e(mark),
+                " ".join(f"<code>{kit.e(str(r)[:12])}</code>" for r in row.get("dominated_by", ())),
             ]
         )
     numeric = tuple(range(3, 3 + len(objectives)))
-    body.append(_table(head, table_rows, numeric=numeric))
+    body.append(kit.table(head, table_rows, numeric=numeric))
     if skipped:
         items = "".join(
-            f"<li><code>{_e(s.get('run_id'))}</code>: {_e(s.get('error'))}</li>" for s in skipped
+            f"<li><code>{kit.e(s.get('run_id'))}</code>: {kit.e(s.get('error'))}</li>"
+            for s in skipped
         )
         body.append(f'<div class="notes"><strong>Runs left out</strong><ul>{items}</ul></div>')
-    return _page(title, "\n".join(body))
+    return kit.page(title, "\n".join(body))
