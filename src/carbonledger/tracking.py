@@ -24,6 +24,7 @@ from carbonledger.config import Settings
 from carbonledger.errors import BudgetExceeded, CarbonLedgerError, ConfigError
 from carbonledger.hostinfo import host_info
 from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, Scope, SpanRecord
+from carbonledger.redact import redact_argv
 from carbonledger.sampling.sampler import DeviceTotals, Sampler
 from carbonledger.sensors.base import ProbeContext, Sensor
 
@@ -390,7 +391,7 @@ class Tracker:
             else getattr(self._recorder.provider, "name", type(self._recorder.provider).__name__),
             "embodied": self.embodied_preset,
             "sensors": list(s.sensors) if s.sensors is not None else None,
-            "argv": list(sys.argv),
+            "argv": redact_argv(sys.argv),
             "absent": [{"kind": a.kind, "reason": a.reason, "fix": a.fix} for a in self.absent],
         }
 
