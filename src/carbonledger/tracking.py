@@ -295,7 +295,7 @@ class Tracker:
                         start = totals.last_t or record.started_at
                         writer.add_samples([Sample(device_id, start, ended_at, None, None)])
                 for message in sampler.errors:
-                    self._warn(message)
+                    self._note(message)  # the sampler logged it already
                 if self._monitor is not None:
                     errors = self._monitor.forecast_error_metrics(sampler.totals)
                     if errors:
@@ -303,7 +303,7 @@ class Tracker:
                 if self._recorder is not None:
                     self._recorder.stop(record.started_at, ended_at)
                     for message in self._recorder.errors:
-                        self._warn(message)
+                        self._note(message)  # the recorder logged it already
                 writer.flush(record.run_id)
                 writer.call(
                     "finish_run", record.run_id, RunStatus(str(status)), ended_at, exit_code
@@ -423,9 +423,15 @@ class Tracker:
         return {self._root_pid}
 
     def _warn(self, message: str) -> None:
+        """Log a warning once and keep it with the run's footprint."""
         if message not in self.warnings:
             self.warnings.append(message)
             log.warning("%s", message)
+
+    def _note(self, message: str) -> None:
+        """Keep with the run's footprint a warning that was logged where it arose."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def _snapshot(self) -> dict[str, DeviceTotals]:
         sampler = self._sampler

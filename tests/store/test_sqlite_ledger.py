@@ -415,3 +415,22 @@ def test_samples_round_trip(tmp_path_factory: pytest.TempPathFactory, batches: l
                 assert total.energy_j == pytest.approx(math.fsum(known), rel=1e-9, abs=1e-6)
             else:
                 assert total.energy_j is None
+
+
+def test_long_sampling_intervals_stretch_the_staleness_limit() -> None:
+    from dataclasses import replace
+
+    from carbonledger.records import RunStatus
+    from carbonledger.store.liveness import tracker_gone
+
+    run = make_run()
+    slow = replace(
+        run,
+        status=RunStatus.RUNNING,
+        interval_s=300.0,
+        heartbeat_at=1000.0,
+        host={"hostname": "elsewhere"},
+        pid=None,
+    )
+    assert not tracker_gone(slow, now=1000.0 + 600.0, hostname="here")
+    assert tracker_gone(slow, now=1000.0 + 901.0, hostname="here")

@@ -41,7 +41,8 @@ def tracker_gone(
         if verified:
             return False
     last = run.heartbeat_at if run.heartbeat_at is not None else run.started_at
-    return now - last > stale_after_s
+    # a tracker refreshes its heartbeat on its sampling ticks: allow a few of them
+    return now - last > max(stale_after_s, 3 * run.interval_s)
 
 
 def _pid_state(pid: int, create_time: float | None) -> tuple[bool, bool]:

@@ -213,6 +213,21 @@ def _without_userinfo(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
+def _userinfo_secrets(url: str) -> list[Secret]:
+    """The password of a ``user:password@`` URL, and its Basic-auth form, as secrets."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return []
+    if not parts.password:
+        return []
+    import base64
+
+    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password)}"
+    basic = base64.b64encode(pair.encode()).decode()
+    return [Secret(urllib.parse.unquote(parts.password)), Secret(parts.password), Secret(basic)]
+
+
 def _as_is(payload: Any) -> Any:
     return payload
 
@@ -282,6 +297,7 @@ class HttpClient:
         self.shown_url = _without_userinfo(self.base_url)  # for messages: no user:password@
         self.settings = settings
         self._secrets: list[Secret] = [s for s in secrets if s]
+        self._secrets += _userinfo_secrets(self.base_url)
         if cache is None and settings.cache_enabled and settings.cache_dir is not None:
             cache = ResponseCache(settings.cache_dir, clock=clock)
         self.cache = cache if settings.cache_enabled else None
@@ -377,7 +393,7 @@ class HttpClient:
         the provider says it does not know ``zone``).
         """
         query = dict(params or {})
-        endpoint = self.base_url + path
+        endpoint = self.shown_url + path  # the cache never holds a user:password
         if self.cache is not None and cache_ttl_s is not None:
             cached = self.cache.get(self.provider, endpoint, query, cache_ttl_s)
             if cached is not None:
