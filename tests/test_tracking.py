@@ -143,6 +143,7 @@ def test_forecast_and_its_error_once_the_run_ends() -> None:
                 time.sleep(0.1)
             if epoch == 1:
                 f = run.forecast(done=2, total=4)
+                assert f is not None
                 low, high = f.energy_interval_j
                 assert low <= f.energy_j <= high
                 assert f.carbon_g is not None
@@ -183,3 +184,59 @@ def test_program_exiting_without_stop_keeps_its_run(tmp_path: Path) -> None:
         assert run.status is RunStatus.INTERRUPTED
         assert run.ended_at is not None
         assert len(store.samples(run.run_id)) >= 3
+
+
+def test_misuse_after_start_warns_instead_of_raising() -> None:
+    tracker = cl.Tracker("misuse", interval=0.05, sensors=fake_sensors())
+    with tracker as run:
+        assert run.forecast(done=0, total=10) is None
+        run.set_functional_unit("req", "lots")  # type: ignore[arg-type]
+        run.set_functional_unit("req", float("nan"))
+        run.log(a=float("nan"), b=10**400, c=object(), d=1.5, e=3)
+    d = run.footprint().to_dict()
+    assert d["functional_unit"] is None
+    assert d["metrics"] == {"d": 1.5, "e": 3}
+    assert run.forecast(done=1, total=2) is None
+    assert any("no forecast" in w for w in tracker.warnings)
+    assert any("functional unit ignored" in w for w in tracker.warnings)
+
+
+def test_inputs_that_would_make_a_run_unpriceable_are_refused_before_start(tmp_path: Path) -> None:
+    garbage = tmp_path / "bin.csv"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(cl.DataError):
+        cl.Tracker("x", intensity_series=garbage)
+    with pytest.raises(cl.DataError):
+        cl.Tracker("x", embodied="no-such-preset")
+    with pytest.raises(cl.ConfigError):
+        cl.Tracker("x", settings=cl.Settings(sensors=("nosuch",)))
+
+
+def test_series_is_kept_with_the_run(tmp_path: Path) -> None:
+    from carbonledger.intensity.live import series_path_for
+
+    now = time.time()
+    series = tmp_path / "FR.csv"
+    from datetime import datetime, timezone
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
+
+    series.write_text(
+        f"timestamp,g_per_kwh\n{iso(now - 3600)},50\n{iso(now)},60\n{iso(now + 3600)},70\n"
+    )
+    tracker = cl.Tracker(
+        "kept", zone="FR", interval=0.05, sensors=fake_sensors(), intensity_series=series
+    )
+    with tracker as run:
+        time.sleep(0.1)
+    before = run.footprint().to_dict()["intensity"]["g_per_kwh"]
+    series.write_text(
+        "timestamp,g_per_kwh\n2020-01-01T00:00:00Z,999\n"
+    )  # editing the file later changes nothing
+    ledger_path = Path(__import__("os").environ["CARBONLEDGER_LEDGER"])
+    assert series_path_for(ledger_path, run.run_id).is_file()
+    with open_ledger(ledger_path) as ledger:
+        assert (
+            cl.footprint_for_run(ledger, run.run_id).to_dict()["intensity"]["g_per_kwh"] == before
+        )

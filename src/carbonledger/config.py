@@ -20,9 +20,17 @@ from typing import Any
 from carbonledger.errors import ConfigError
 from carbonledger.records import PHASES, Scope
 
-__all__ = ["MIN_INTERVAL_S", "Settings", "default_config_path", "default_ledger_path"]
+__all__ = [
+    "MAX_INTERVAL_S",
+    "MIN_INTERVAL_S",
+    "Settings",
+    "default_config_path",
+    "default_ledger_path",
+]
 
 MIN_INTERVAL_S = 0.05
+MAX_INTERVAL_S = 3600.0
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 ENV_PREFIX = "CARBONLEDGER_"
 
@@ -63,28 +71,45 @@ class Settings:
     log_level: str = "WARNING"
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.interval_s) and self.interval_s >= MIN_INTERVAL_S):
-            raise ConfigError(
-                f"interval must be at least {MIN_INTERVAL_S} s, got {self.interval_s}"
-            )
-        if not (math.isfinite(self.provider_interval_s) and self.provider_interval_s >= 1):
-            raise ConfigError(
-                f"provider_interval must be at least 1 s, got {self.provider_interval_s}"
-            )
-        if self.provider is not None and self.zone is None:
-            raise ConfigError(
-                "a live intensity provider needs a zone (--zone or CARBONLEDGER_ZONE)"
-            )
-        if not (math.isfinite(self.flush_interval_s) and self.flush_interval_s > 0):
-            raise ConfigError(f"flush_interval must be positive, got {self.flush_interval_s}")
-        if self.pue is not None and not (math.isfinite(self.pue) and 1.0 <= self.pue <= 5.0):
-            raise ConfigError(f"pue must be between 1.0 and 5.0, got {self.pue}")
-        if self.phase not in PHASES:
-            raise ConfigError(f"phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
-        for name in ("cpu_tdp_w", "memory_gb"):
+        def check(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        check(
+            math.isfinite(self.interval_s) and MIN_INTERVAL_S <= self.interval_s <= MAX_INTERVAL_S,
+            f"interval must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S:g} s, "
+            f"got {self.interval_s}",
+        )
+        check(
+            math.isfinite(self.provider_interval_s) and 1 <= self.provider_interval_s <= 86400,
+            f"provider_interval must be between 1 and 86400 s, got {self.provider_interval_s}",
+        )
+        check(
+            self.provider is None or self.zone is not None,
+            "a live intensity provider needs a zone (--zone or CARBONLEDGER_ZONE)",
+        )
+        check(
+            math.isfinite(self.flush_interval_s) and 0 < self.flush_interval_s <= 3600,
+            f"flush_interval must be between 0 and 3600 s, got {self.flush_interval_s}",
+        )
+        check(
+            self.pue is None or (math.isfinite(self.pue) and 1.0 <= self.pue <= 5.0),
+            f"pue must be between 1.0 and 5.0, got {self.pue}",
+        )
+        check(
+            self.phase in PHASES,
+            f"phase must be one of {', '.join(PHASES)}, got {self.phase!r}",
+        )
+        for name, largest in (("cpu_tdp_w", 100_000.0), ("memory_gb", 1_000_000.0)):
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be positive, got {value}")
+            check(
+                value is None or (math.isfinite(value) and 0 < value <= largest),
+                f"{name} must be positive and at most {largest:g}, got {value}",
+            )
+        check(
+            self.log_level in _LOG_LEVELS,
+            f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}",
+        )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` parsed like arguments (``None`` values are ignored)."""
@@ -140,8 +165,10 @@ _FILE_ALIASES = {
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         return {}
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
@@ -149,6 +176,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     table = data.get("carbonledger", data)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -103,21 +105,37 @@ class Run:
 
     def set_functional_unit(self, name: str, count: float) -> None:
         """The run's functional unit for SCI: ``set_functional_unit("request", 1000)``."""
-        if not name or count <= 0:
-            raise ConfigError("functional unit needs a name and a positive count")
-        self._tracker._set_functional_unit(name, float(count))
+        try:
+            value = float(count)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not name or not (math.isfinite(value) and value > 0):
+            self._tracker._warn(
+                "functional unit ignored: it needs a name and a positive count, "
+                f"got {name!r}, {count!r}"
+            )
+            return
+        self._tracker._set_functional_unit(str(name), value)
 
     def footprint(self) -> Footprint:
         """The run's footprint so far (or final, once stopped)."""
         return self._tracker.footprint()
 
-    def forecast(self, done: float, total: float) -> Forecast:
+    def forecast(self, done: float, total: float) -> Forecast | None:
         """Extrapolate the run's total energy and carbon after ``done`` of ``total`` units
-        of work (epochs, steps). Budgets with ``use_forecast=True`` act on it."""
+        of work (epochs, steps). Budgets with ``use_forecast=True`` act on it. ``None``
+        (with a warning) when no forecast can be made: bad progress, or the run ended."""
         tracker = self._tracker
         if not tracker.running:
-            raise CarbonLedgerError("the run is not being tracked")
-        return tracker._get_monitor().forecast(tracker._snapshot(), done, total)
+            tracker._warn("forecast asked after the run ended; none made")
+            return None
+        try:
+            return tracker._get_monitor().forecast(tracker._snapshot(), done, total)
+        except BudgetExceeded:
+            raise  # a "stop" budget acting on the forecast, as asked
+        except Exception as exc:
+            tracker._warn(f"no forecast: {exc}")
+            return None
 
     def check(self) -> None:
         """Raise BudgetExceeded now if a ``stop`` budget was exceeded."""
@@ -171,6 +189,8 @@ class Tracker:
         if self._provider_obj is not None and self.settings.zone is None:
             raise ConfigError("a live intensity provider needs a zone")
         self._recorder: LiveIntensityRecorder | None = None
+        self._series_path: Path | None = None
+        self._series_source: str | None = None
         self.name = name or _default_name()
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.embodied_preset = embodied
@@ -193,6 +213,7 @@ class Tracker:
         self.warnings: list[str] = []
         self._final: Footprint | None = None
         _validate_zone(self.settings.zone)
+        self._validate_inputs()
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -208,6 +229,7 @@ class Tracker:
         self.warnings = []
         run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
         self._recorder = self._open_recorder(run_id)  # may raise ConfigError: before anything opens
+        self._series_path = self._snapshot_series(run_id)
         sensors = self._open_sensors()
         from carbonledger.store.writer import LedgerWriter
 
@@ -361,6 +383,48 @@ class Tracker:
         return wrapper  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------
+    def _validate_inputs(self) -> None:
+        """Refuse, before anything starts, what would make the run impossible to price."""
+        if self.settings.sensors is not None:
+            from carbonledger.sensors.registry import registered
+
+            known = {e.kind for e in registered()}
+            unknown = [k for k in self.settings.sensors if k not in known]
+            if unknown:
+                raise ConfigError(
+                    f"unknown sensor kind(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        if self.embodied_preset is not None:
+            from carbonledger.lifecycle.hardware import preset
+
+            preset(self.embodied_preset)
+        if self.settings.intensity_series is not None:
+            from carbonledger.intensity.series_csv import load_series
+
+            path = self.settings.intensity_series.resolve()
+            self._series_source = load_series(path, zone=self.settings.zone).source
+            self.settings = self.settings.replace(intensity_series=str(path))
+
+    def _snapshot_series(self, run_id: str) -> Path | None:
+        """A copy of the run's CSV series beside the ledger, so later edits of the file
+        cannot change how the stored run is priced."""
+        source = self.settings.intensity_series
+        if source is None:
+            return None
+        from carbonledger.intensity.live import series_path_for
+
+        target = series_path_for(self.settings.ledger_path, run_id)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            meta = {"source": self._series_source, "copied_from": str(source)}
+            target.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+            return target
+        except OSError as exc:
+            self._warn(f"cannot keep a copy of {source} ({exc}); the run refers to the file itself")
+            return source
+
     def _open_recorder(self, run_id: str) -> LiveIntensityRecorder | None:
         provider = self._provider_obj
         if provider is None and self.settings.provider is not None:
@@ -380,7 +444,7 @@ class Tracker:
 
     def _settings_snapshot(self) -> dict[str, Any]:
         s = self.settings
-        series = s.intensity_series
+        series = self._series_path
         if self._recorder is not None:
             series = self._recorder.path
         return {
@@ -486,13 +550,18 @@ class Tracker:
             return
         clean: dict[str, MetricValue] = {}
         for key, value in metrics.items():
-            if isinstance(value, (bool, int, float, str)):
+            if isinstance(value, (bool, str)):
                 clean[str(key)] = value
-            else:
-                try:
-                    clean[str(key)] = float(value)
-                except (TypeError, ValueError):
-                    self._warn(f"metric {key!r} is not a number or text; ignored")
+                continue
+            try:
+                number = float(value)  # numpy scalars, tensors with one value, ...
+            except (TypeError, ValueError, OverflowError):
+                self._warn(f"metric {key!r} is not a finite number or text; ignored")
+                continue
+            if not math.isfinite(number):
+                self._warn(f"metric {key!r} is not a finite number ({value!r}); ignored")
+                continue
+            clean[str(key)] = value if isinstance(value, int) else number
         if self._writer is not None:
             self._writer.call("log_metrics", self.record.run_id, clean)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from carbonledger.config import Settings
+from carbonledger.errors import ConfigError
 
 __all__ = ["add_ledger_option", "print_json", "settings_from_args", "write_output"]
 
@@ -42,8 +42,9 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False, allow_nan=False)
-    sys.stdout.write("\n")
+    from carbonledger.jsonutil import dumps
+
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def write_output(text: str, path: str | None) -> None:
@@ -53,4 +54,7 @@ def write_output(text: str, path: str | None) -> None:
         if not text.endswith("\n"):
             sys.stdout.write("\n")
         return
-    Path(path).write_text(text, encoding="utf-8")
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

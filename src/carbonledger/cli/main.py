@@ -70,6 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (OverflowError, RecursionError) as exc:
+        print(f"carbonledger: error: a number or input is out of range ({exc})", file=sys.stderr)
+        return EXIT_BAD_DATA
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"carbonledger: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_BAD_DATA
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(
+            f"carbonledger: internal error: {type(exc).__name__}: {exc} (run with -v for details)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from typing import Any
 
 from carbonledger.cli.common import add_ledger_option, settings_from_args
 from carbonledger.errors import ConfigError
+from carbonledger.jsonutil import dumps
 from carbonledger.records import PHASES, RunStatus
 
 __all__ = ["register"]
@@ -97,6 +97,8 @@ def handle(args: argparse.Namespace) -> int:
     if not cmd:
         print("carbonledger run: missing command after --", file=sys.stderr)
         return 2
+    if args.json_out:
+        _check_writable(args.json_out)
     tags = parse_pairs(args.tag, "--tag")
     functional_unit = parse_functional_unit(args.functional_unit)
     settings = settings_from_args(args, provider=args.provider)
@@ -137,12 +139,27 @@ def handle(args: argparse.Namespace) -> int:
     footprint = tracker.stop(status, exit_code=exit_code)
     if footprint is not None:
         if args.json_out:
-            with open(args.json_out, "w", encoding="utf-8") as fh:
-                json.dump(footprint.to_dict(), fh, indent=2, allow_nan=False)
-                fh.write("\n")
+            try:
+                with open(args.json_out, "w", encoding="utf-8") as fh:
+                    fh.write(dumps(footprint.to_dict()) + "\n")
+            except OSError as exc:
+                print(
+                    f"carbonledger: cannot write {args.json_out}: {exc.strerror}", file=sys.stderr
+                )
         if not args.quiet:
             print(summary(footprint), file=sys.stderr)
     return exit_code
+
+
+def _check_writable(path: str) -> None:
+    """Refuse an output path that cannot be written before the command runs, not after."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise ConfigError(f"--json-out {path}: is a folder")
+    if not os.path.isdir(os.path.dirname(target)):
+        raise ConfigError(f"--json-out {path}: folder {os.path.dirname(target)} does not exist")
+    if not os.access(os.path.dirname(target), os.W_OK):
+        raise ConfigError(f"--json-out {path}: folder is not writable")
 
 
 def _terminal_sent_to_group() -> bool:

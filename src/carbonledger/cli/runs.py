@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+from carbonledger.errors import CarbonLedgerError
 
 __all__ = ["register"]
 
@@ -13,7 +14,7 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("runs", help="list the runs in the ledger")
     p.add_argument("--json", action="store_true", help="a JSON list of runs")
-    p.add_argument("--limit", type=int, default=None, help="newest N runs only")
+    p.add_argument("--limit", type=_count, default=None, help="newest N runs only")
     add_ledger_option(p)
     p.set_defaults(handler=handle_runs)
 
@@ -22,6 +23,13 @@ def register(subparsers: Any) -> None:
     s.add_argument("--json", action="store_true", help="the footprint JSON")
     add_ledger_option(s)
     s.set_defaults(handler=handle_show)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def handle_runs(args: argparse.Namespace) -> int:
@@ -37,29 +45,33 @@ def handle_runs(args: argparse.Namespace) -> int:
             runs = runs[: args.limit]
         rows: list[dict[str, Any]] = []
         for run in runs:
-            fp = footprint_for_run(ledger, run.run_id)
-            rows.append(
-                {
-                    "run_id": run.run_id,
-                    "name": run.name,
-                    "phase": run.phase,
-                    "status": str(run.status),
-                    "started_at": iso_utc(run.started_at),
-                    "ended_at": iso_utc(run.ended_at),
-                    "duration_s": fp.duration_s,
-                    "zone": run.zone,
-                    "energy_kwh": fp.energy_kwh,
-                    "total_kgco2e": fp.total_kgco2e,
-                    "tags": dict(run.tags),
-                }
-            )
+            row: dict[str, Any] = {
+                "run_id": run.run_id,
+                "name": run.name,
+                "phase": run.phase,
+                "status": str(run.status),
+                "started_at": iso_utc(run.started_at),
+                "ended_at": iso_utc(run.ended_at),
+                "duration_s": run.duration_s,
+                "zone": run.zone,
+                "energy_kwh": None,
+                "total_kgco2e": None,
+                "tags": dict(run.tags),
+            }
+            try:
+                fp = footprint_for_run(ledger, run.run_id)
+                row.update(energy_kwh=fp.energy_kwh, total_kgco2e=fp.total_kgco2e)
+                row["duration_s"] = fp.duration_s
+            except CarbonLedgerError as exc:  # one run that cannot be priced hides no other
+                row["error"] = str(exc)
+            rows.append(row)
     finally:
         ledger.close()
     if args.json:
         print_json(rows)
         return 0
     if not rows:
-        print(f"no runs in {settings.ledger_path}")
+        print(f"no runs to show in {settings.ledger_path}")
         return 0
     print(
         f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
@@ -72,6 +84,9 @@ def handle_runs(args: argparse.Namespace) -> int:
             f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
             f"{format_mass_kg(r['total_kgco2e']):>14}"
         )
+    for r in rows:
+        if "error" in r:
+            print(f"note: run {r['run_id'][:12]} cannot be priced: {r['error']}")
     return 0
 
 

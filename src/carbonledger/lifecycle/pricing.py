@@ -134,6 +134,12 @@ def price_run(
             )
         )
     known_components = [c for c in components if c.energy_j is not None]
+    unknown_components = [c.device for c in components if c.energy_j is None]
+    if known_components and unknown_components:
+        notes.append(
+            f"no reading at all from {', '.join(unknown_components)}: the energy total leaves "
+            "it out and is a lower bound"
+        )
     energy_j = sum(c.energy_j or 0.0 for c in known_components) if known_components else None
     energy_rel = _rel_error([(c.energy_j or 0.0, c.uncertainty_rel) for c in known_components])
     if not devices:
@@ -145,11 +151,12 @@ def price_run(
     total_g = None if operational_g is None else operational_g + embodied_g
 
     energy_interval = None
-    if energy_j is not None and energy_rel is not None:
+    if energy_j is not None and energy_rel is not None and not unknown_components:
         energy_interval = (energy_j * (1 - energy_rel), energy_j * (1 + energy_rel))
     total_interval = None
     if (
         operational_g is not None
+        and not unknown_components
         and energy_rel is not None
         and intensity.uncertainty_rel is not None
     ):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from carbonledger.jsonutil import dumps
 from carbonledger.report.base import ReportInput
 
 __all__ = ["render"]
@@ -12,4 +11,4 @@ __all__ = ["render"]
 def render(data: ReportInput) -> str:
     docs = [fp.to_dict() for fp in data.footprints]
     payload = docs[0] if len(docs) == 1 else docs
-    return json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    return dumps(payload) + "\n"
