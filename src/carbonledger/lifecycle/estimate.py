@@ -34,6 +34,16 @@ DEFAULT_LIFETIME_YEARS = 4.0
 PUE_MAX = 5.0
 
 
+# Sanity bounds, far beyond any real job: they keep the arithmetic finite and catch typos.
+MAX_POWER_W = 1e9  # a gigawatt per device
+MAX_INTENSITY_G_PER_KWH = 10_000.0  # the dirtiest grids are near 1,000
+MAX_HOURS = 1e6  # over a century of wall clock
+MAX_DEVICE_HOURS = 1e12
+MAX_MEMORY_GB = 1e9
+MAX_EMBODIED_KG = 1e9
+MAX_LIFETIME_YEARS = 100.0
+
+
 def _number(
     value: object, name: str, *, low: float = 0.0, low_open: bool = False, high: float | None = None
 ) -> float:
@@ -65,7 +75,7 @@ def _power(power_w: float | None, gpu: str | None, cpu: str | None) -> tuple[flo
     """(power W per device, component, device name, source)."""
     which = _exactly_one({"power_w": power_w, "gpu": gpu, "cpu": cpu})
     if which == "power_w":
-        p = _number(power_w, "power_w", low_open=True)
+        p = _number(power_w, "power_w", low_open=True, high=MAX_POWER_W)
         return p, "other", f"{p:g} W device", f"user: {p:g} W per device"
     from carbonledger.lifecycle.hardware import cpu_tdp, gpu_spec
 
@@ -87,7 +97,7 @@ def _intensity(
     if intensity_g_per_kwh is not None and zone is not None:
         raise ConfigError("give intensity_g_per_kwh or zone, not both")
     if intensity_g_per_kwh is not None:
-        g = _number(intensity_g_per_kwh, "intensity_g_per_kwh")
+        g = _number(intensity_g_per_kwh, "intensity_g_per_kwh", high=MAX_INTENSITY_G_PER_KWH)
         return IntensityUsed(
             g_per_kwh=g,
             zone=None,
@@ -165,7 +175,7 @@ def estimate(
         raise ConfigError(f"count must be a whole number ≥ 1, got {count!r}")
     which_time = _exactly_one({"hours": hours, "device_hours": device_hours})
     if which_time == "hours":
-        wall_h: float | None = _number(hours, "hours")
+        wall_h: float | None = _number(hours, "hours", high=MAX_HOURS)
         dev_h = (wall_h or 0.0) * count
     else:
         if count != 1:
@@ -173,7 +183,7 @@ def estimate(
                 "count must be 1 with device_hours (device-hours already count devices)"
             )
         wall_h = None
-        dev_h = _number(device_hours, "device_hours")
+        dev_h = _number(device_hours, "device_hours", high=MAX_DEVICE_HOURS)
     util = _number(utilization, "utilization", high=1.0)
     device_power_w, component, device_name, power_source = _power(power_w, gpu, cpu)
 
@@ -194,7 +204,7 @@ def estimate(
         )
     ]
     if memory_gb is not None:
-        mem_gb = _number(memory_gb, "memory_gb")
+        mem_gb = _number(memory_gb, "memory_gb", high=MAX_MEMORY_GB)
         if wall_h is None:
             raise ConfigError("memory_gb needs hours (wall-clock), not device_hours")
         mem_w = MEMORY_W_PER_GB * mem_gb
@@ -231,7 +241,7 @@ def estimate(
     # embodied (SCI), per device
     embodied: tuple[EmbodiedItem, ...] = ()
     if embodied_kg is not None:
-        kg = _number(embodied_kg, "embodied_kg")
+        kg = _number(embodied_kg, "embodied_kg", high=MAX_EMBODIED_KG)
         if lifetime_years is None:
             life = DEFAULT_LIFETIME_YEARS
             warnings.append(
@@ -239,7 +249,7 @@ def estimate(
                 f"{DEFAULT_LIFETIME_YEARS:g} years (default)"
             )
         else:
-            life = _number(lifetime_years, "lifetime_years", low_open=True)
+            life = _number(lifetime_years, "lifetime_years", low_open=True, high=MAX_LIFETIME_YEARS)
         use = _number(lifetime_use, "lifetime_use", low_open=True, high=1.0)
         per_device_g = kg_to_g(kg)
         emb_g = per_device_g * hours_to_s(dev_h) / (life * S_PER_YEAR * use)
