@@ -115,3 +115,14 @@ def test_empty_group_exits_3(ledger_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["compare", "nothing", "baseline", "--ledger", str(ledger_path)]) == 3
     assert "no runs match 'nothing'" in capsys.readouterr().err
     assert main(["compare", "tag:opt", "baseline", "--ledger", str(ledger_path)]) == 3
+
+
+@pytest.mark.parametrize("resamples", ["1", "0", "-5", "199"])
+def test_too_few_resamples_exits_3(
+    ledger_path: Path, capsys: pytest.CaptureFixture[str], resamples: str
+) -> None:
+    argv = ["compare", "baseline", "bigger", f"--resamples={resamples}"]
+    assert main([*argv, "--ledger", str(ledger_path)]) == 3
+    captured = capsys.readouterr()
+    assert "--resamples must be at least 200" in captured.err
+    assert captured.out == ""

@@ -147,3 +147,50 @@ def test_at_the_carbon_point_both_options_cost_the_same(
             b.carbon_g(r.carbon_hours, life, intensity),
         )
         assert ca == pytest.approx(cb, rel=1e-6, abs=1e-3)
+
+
+def test_more_power_gives_a_negative_saving_not_zero() -> None:
+    r = breakeven(embodied_new_kg=100, power_old_w=200, power_new_w=300, intensity_g_per_kwh=300)
+    assert r.saved_g_per_hour == pytest.approx(-30.0)
+    assert r.hours is None and "draws more power" in r.note
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"embodied_new_kg": 1e308}, "embodied_new_kg"),
+        (
+            {"embodied_new_kg": 1e300, "power_new_w": 299.9999999999, "intensity_g_per_kwh": 1e-10},
+            "embodied_new_kg",
+        ),
+        ({"power_old_w": 1e308, "power_new_w": 0.0, "intensity_g_per_kwh": 1e10}, "power_old_w"),
+    ],
+)
+def test_breakeven_overflow_is_a_config_error(kwargs: dict[str, float], field: str) -> None:
+    args: dict[str, float] = {
+        "embodied_new_kg": 1.0,
+        "power_old_w": 300.0,
+        "power_new_w": 200.0,
+        "intensity_g_per_kwh": 300.0,
+    }
+    args.update(kwargs)
+    with pytest.raises(ConfigError, match=field):
+        breakeven(**args)
+
+
+def test_crossing_at_zero_is_plus_zero() -> None:
+    r = indifference(
+        Option("a", 0.0), Option("b", 10.0), intensity_g_per_kwh=300, service_life_years=4
+    )
+    assert r.energy_hours == 0.0 and str(r.energy_hours) == "0.0"
+    assert r.cheaper_at(1.0, "energy") == "a"
+
+
+def test_indifference_overflow_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"option_a\.embodied_kg"):
+        indifference(
+            Option("a", 10.0, embodied_kg=1e308),
+            Option("b", 5.0),
+            intensity_g_per_kwh=300,
+            service_life_years=4,
+        )

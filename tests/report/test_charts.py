@@ -102,3 +102,33 @@ def test_unknown_device_goes_to_other() -> None:
     data = [Sample("mystery", T0, T0 + 10, 10.0, 10.0)]
     assert set(charts.component_power(data, [], T0, T0 + 10, 1)) == {"other"}
     assert Component.OTHER.value == "other"
+
+
+def test_unknown_uncertainty_draws_no_error_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from matplotlib.axes import Axes
+
+    fp = footprint(gpus=2)
+    gpu_parts = [c for c in fp.components if c.component == "gpu"]
+    assert gpu_parts and any(c.component != "gpu" for c in fp.components)
+    unknown_one = gpu_parts[0]
+    components = tuple(
+        dataclasses.replace(c, uncertainty_rel=None) if c is unknown_one else c
+        for c in fp.components
+    )
+    fp = dataclasses.replace(fp, components=components)
+    xerrs: list[object] = []
+    real_barh = Axes.barh
+
+    def barh(self: Axes, *args: object, **kwargs: object) -> object:
+        xerrs.append(kwargs.get("xerr"))
+        return real_barh(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "barh", barh)
+    svg = _check_svg(charts.energy_by_component_chart(fp))
+    names = sorted({c.component for c in fp.components}, key=charts._component_rank)
+    by_name = dict(zip(names, xerrs, strict=True))
+    assert by_name["gpu"] is None  # one part unknown: the whole component's spread is unknown
+    assert all(isinstance(v, float) and v > 0 for k, v in by_name.items() if k != "gpu"), by_name
+    assert svg.count("uncertainty unknown") == 1

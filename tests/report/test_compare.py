@@ -107,3 +107,46 @@ def test_bootstrap_covers_the_true_difference_most_of_the_time() -> None:
         lo, hi = bootstrap_mean_difference(a, b, resamples=400, seed=rng.randrange(10**6)) or (0, 0)
         hits += lo <= 1.0 <= hi
     assert hits >= 32  # nominal 95 %; the percentile bootstrap runs a little narrow
+
+
+@pytest.mark.parametrize("resamples", [0, 1, 199])
+def test_too_few_resamples_is_a_config_error(resamples: int) -> None:
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
+    with pytest.raises(ConfigError, match="resamples must be at least 200"):
+        bootstrap_mean_difference(a, b, resamples=resamples)
+    with pytest.raises(ConfigError, match="resamples must be at least 200"):
+        compare_groups(runs(a), runs(b), resamples=resamples)
+
+
+def test_verdict_never_contradicts_the_point_estimate() -> None:
+    from carbonledger.report.compare import Comparison, _verdict
+
+    # B − A is positive but the (degenerate) interval lies below 0
+    verdict = _verdict("energy", "kWh", 4, 4, 5.1e-07, 5.26e-06, (-1.18e-07, -1.18e-07))
+    assert "lower" not in verdict and "higher" not in verdict
+    assert "no clear difference" in verdict and "other side of 0" in verdict
+    verdict = _verdict("energy", "kWh", 4, 4, -2.0, 10.0, (0.5, 1.0))
+    assert "no clear difference" in verdict
+    comparison = Comparison(
+        "energy_kwh", "energy", "kWh", 4, 4, 0, 0, 1.0, 1.5, 0.5, 0.5, (-0.2, -0.1), verdict
+    )
+    assert comparison.significant is False
+    assert comparison.to_dict()["clear_difference"] is False
+    assert "B is lower than A" in _verdict("energy", "kWh", 4, 4, -2.0, 10.0, (-3.0, -1.0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=6),
+    b=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=6),
+    seed=st.integers(0, 10**6),
+)
+def test_stated_direction_matches_the_sign_of_the_estimate(
+    a: list[float], b: list[float], seed: int
+) -> None:
+    energy = compare_groups(runs(a), runs(b), resamples=200, seed=seed)[0]
+    assert energy.difference is not None
+    if "B is higher" in energy.verdict:
+        assert energy.difference > 0 and energy.significant
+    if "B is lower" in energy.verdict:
+        assert energy.difference < 0 and energy.significant

@@ -412,3 +412,62 @@ def test_cumulative_energy_is_sum_of_steps_across_wraps(
             assert reading.energy_j == pytest.approx(total / 1e6, rel=1e-9, abs=1e-9)
     finally:
         _sysfs.read_int = original
+
+
+# -- invalid sysfs data ---------------------------------------------------------------------
+@pytest.mark.parametrize("bad_range", [0, -5])
+def test_non_positive_range_zone_is_absent_not_measured_zero(
+    tmp_path: Path, bad_range: int
+) -> None:
+    root = make_powercap_tree(
+        tmp_path,
+        {"intel-rapl:0": {"name": "package-0", "energy_uj": 0, "max_energy_range_uj": bad_range}},
+    )
+    result = rapl.probe(ProbeContext(sysfs_root=root))
+    assert isinstance(result, Absent)
+    assert result.component is Component.CPU
+    assert "invalid max_energy_range_uj" in result.reason and str(bad_range) in result.reason
+    assert "intel-rapl:0 (package-0)" in result.reason
+
+
+def test_non_positive_range_zone_is_left_out_others_kept(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = make_powercap_tree(
+        tmp_path,
+        {
+            "intel-rapl:0": "package-0",
+            "intel-rapl:0:0": {"name": "dram", "max_energy_range_uj": 0},
+        },
+    )
+    with caplog.at_level(logging.WARNING):
+        sensor = open_sensor(root, clock)
+    assert [d.device_id for d in sensor.devices()] == ["rapl:package-0"]
+    assert "invalid max_energy_range_uj 0" in caplog.text
+
+
+def test_counter_above_range_at_probe_is_left_out(tmp_path: Path) -> None:
+    root = make_powercap_tree(
+        tmp_path,
+        {
+            "intel-rapl:0": {
+                "name": "package-0",
+                "energy_uj": 20_000_000,
+                "max_energy_range_uj": 10_000_000,
+            }
+        },
+    )
+    result = rapl.probe(ProbeContext(sysfs_root=root))
+    assert isinstance(result, Absent)
+    assert "20000000 exceeds max_energy_range_uj 10000000" in result.reason
+
+
+def test_every_read_failing_is_never_measured_zero(tmp_path: Path, clock: FakeClock) -> None:
+    root = make_powercap_tree(
+        tmp_path, {"intel-rapl:0": {"name": "package-0", "max_energy_range_uj": 10_000_000}}
+    )
+    sensor = open_sensor(root, clock)
+    write_energy(root, "intel-rapl:0", 10_000_001)  # stuck above its range from now on
+    for _ in range(3):
+        clock.advance(1.0)
+        assert energies(sensor)["rapl:package-0"] is None

@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("a", metavar="A", help="group A: a run name (glob) or tag:K=V")
     p.add_argument("b", metavar="B", help="group B: a run name (glob) or tag:K=V")
     p.add_argument("--by", choices=("name", "tag"), default="name", help="what A and B select")
-    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
+    p.add_argument(
+        "--resamples", type=int, default=10_000, help="bootstrap resamples (at least 200)"
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (results repeat)")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     add_ledger_option(p)
@@ -44,10 +46,15 @@ def _selector(spec: str, by: str) -> tuple[str, str, str | None]:
 
 def handle(args: argparse.Namespace) -> int:
     from carbonledger.errors import ConfigError
-    from carbonledger.report.compare import compare_groups
+    from carbonledger.report.compare import MIN_RESAMPLES, compare_groups
     from carbonledger.report.frame import load_footprints
     from carbonledger.store import open_ledger
 
+    if args.resamples < MIN_RESAMPLES:
+        raise ConfigError(
+            f"--resamples must be at least {MIN_RESAMPLES} for a 95 % interval, "
+            f"got {args.resamples}"
+        )
     selectors = [_selector(args.a, args.by), _selector(args.b, args.by)]
     settings = settings_from_args(args)
     ledger = open_ledger(settings.ledger_path)

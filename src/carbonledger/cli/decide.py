@@ -12,12 +12,54 @@ Maths in :mod:`carbonledger.lifecycle.decisions`.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from carbonledger.cli.common import print_json
 
 __all__ = ["handle_breakeven", "handle_indifference", "register"]
+
+T = TypeVar("T")
+
+# Parameter names in the maths' error messages → the options a user typed.
+_OPTIONS = {
+    "embodied_new_kg": "--embodied-new-kg",
+    "power_old_w": "--power-old-w",
+    "power_new_w": "--power-new-w",
+    "intensity_g_per_kwh": "--intensity",
+    "pue": "--pue",
+    "service_life_years": "--service-life-years",
+    **{
+        f"option_{side}.{field}": f"--{side}-{option}"
+        for side in ("a", "b")
+        for field, option in (
+            ("name", "name"),
+            ("active_power_w", "power-w"),
+            ("idle_power_w", "idle-w"),
+            ("embodied_kg", "embodied-kg"),
+            ("pue", "pue"),
+        )
+    },
+}
+_NAME_RE = re.compile(r"\b(option_[ab]\.\w+|\w+)\b")
+
+
+def _with_option_names(call: Callable[[], T]) -> T:
+    """Run ``call``; a ConfigError's parameter names are replaced by the CLI's options."""
+    from carbonledger.errors import ConfigError
+
+    try:
+        return call()
+    except ConfigError as exc:
+        message = _NAME_RE.sub(lambda m: _OPTIONS.get(m.group(1), m.group(1)), str(exc))
+        raise ConfigError(message) from exc
+
+
+def _num(value: float, digits: int = 4) -> str:
+    """``value`` in ``g`` format, with −0 shown as 0."""
+    return f"{value + 0.0:.{digits}g}"
 
 
 def register(subparsers: Any) -> None:
@@ -91,18 +133,23 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def handle_breakeven(args: argparse.Namespace) -> int:
     from carbonledger.lifecycle.decisions import breakeven
 
-    r = breakeven(
-        embodied_new_kg=args.embodied_new_kg,
-        power_old_w=args.power_old_w,
-        power_new_w=args.power_new_w,
-        intensity_g_per_kwh=args.intensity,
-        pue=args.pue,
+    r = _with_option_names(
+        lambda: breakeven(
+            embodied_new_kg=args.embodied_new_kg,
+            power_old_w=args.power_old_w,
+            power_new_w=args.power_new_w,
+            intensity_g_per_kwh=args.intensity,
+            pue=args.pue,
+        )
     )
     if args.json:
         print_json(r.to_dict())
         return 0
-    print(f"power saved: {r.power_saving_w:g} W → {r.saved_g_per_hour:.4g} gCO2e per hour of use")
-    print(f"embodied emissions of the new hardware: {r.embodied_new_g / 1000:g} kgCO2e")
+    print(
+        f"power saved: {_num(r.power_saving_w, 6)} W → {_num(r.saved_g_per_hour)} gCO2e "
+        "per hour of use"
+    )
+    print(f"embodied emissions of the new hardware: {_num(r.embodied_new_g / 1000, 6)} kgCO2e")
     print(r.note)
     return 0
 
@@ -110,17 +157,29 @@ def handle_breakeven(args: argparse.Namespace) -> int:
 def _line(r: Any, kind: str) -> str:
     hours = getattr(r, f"{kind}_hours")
     life = r.service_life_h
+    at_zero, at_full = r.cheaper_at(0.0, kind), r.cheaper_at(life, kind)
+    if r.in_life(hours) and hours == 0.0 and at_full is not None:
+        return (
+            f"{kind}: equal only at no use; {at_full} is cheaper at any use over the service life"
+        )
+    if r.in_life(hours) and hours == life and at_zero is not None:
+        return (
+            f"{kind}: equal only at full use; {at_zero} is cheaper at any lower use over the "
+            "service life"
+        )
     if r.in_life(hours):
         below = getattr(r, f"{kind}_cheaper_below") or "neither"
         above = getattr(r, f"{kind}_cheaper_above") or "neither"
+        share = hours / life + 0.0  # −0 → 0
         return (
-            f"{kind}: equal at {hours:,.0f} active hours ({hours / life:.1%} of the service "
+            f"{kind}: equal at {hours + 0.0:,.0f} active hours ({share:.1%} of the service "
             f"life); cheaper below: {below}, above: {above}"
         )
-    at_zero, at_full = r.cheaper_at(0.0, kind), r.cheaper_at(life, kind)
     if at_zero == at_full:
-        who = at_zero or "neither (equal)"
-        return f"{kind}: {who} is cheaper at every usage over the service life"
+        if at_zero is None:
+            a, b = r.option_a.name, r.option_b.name
+            return f"{kind}: {a} and {b} cost the same at every usage over the service life"
+        return f"{kind}: {at_zero} is cheaper at every usage over the service life"
     return f"{kind}: {at_zero or 'neither'} at no use, {at_full or 'neither'} at full use"
 
 
@@ -129,8 +188,10 @@ def handle_indifference(args: argparse.Namespace) -> int:
 
     a = Option(args.a_name, args.a_power_w, args.a_idle_w, args.a_embodied_kg, args.a_pue)
     b = Option(args.b_name, args.b_power_w, args.b_idle_w, args.b_embodied_kg, args.b_pue)
-    r = indifference(
-        a, b, intensity_g_per_kwh=args.intensity, service_life_years=args.service_life_years
+    r = _with_option_names(
+        lambda: indifference(
+            a, b, intensity_g_per_kwh=args.intensity, service_life_years=args.service_life_years
+        )
     )
     if args.json:
         print_json(r.to_dict())

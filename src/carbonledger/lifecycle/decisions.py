@@ -7,7 +7,9 @@ and paid back by the operational emissions its lower power saves:
 
     t* = embodied_new / ((P_old − P_new) × PUE × intensity)
 
-No saving (P_new ≥ P_old) or a zero intensity means it never pays back: ``hours`` is None.
+No saving (P_new ≥ P_old) or a zero intensity means it never pays back: ``hours`` is None,
+and ``saved_g_per_hour`` is the real figure (negative when the new hardware draws more).
+Inputs whose figures overflow (non-finite emissions or hours) are a ConfigError.
 
 :func:`indifference`: two options (say an edge device and a cloud server share) over a
 service life T, used actively for u hours and idle for T − u:
@@ -16,7 +18,8 @@ service life T, used actively for u hours and idle for T − u:
     carbon_i(u) = embodied_i + energy_i(u) × intensity
 
 Both are straight lines in u; the indifference point is where they cross (one for energy,
-one for carbon). Parallel lines never cross: the point is None.
+one for carbon). Parallel lines never cross: the point is None. A crossing at exactly
+0 (or −0) hours is reported as 0.
 """
 
 from __future__ import annotations
@@ -38,9 +41,17 @@ def _num(value: object, name: str, *, low: float = 0.0, low_open: bool = False) 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     v = float(value)
-    if not (math.isfinite(v) and (v > low if low_open else v >= low)):
+    if not math.isfinite(v):
+        raise ConfigError(f"{name} must be a finite number, got {value}")
+    if not (v > low if low_open else v >= low):
         raise ConfigError(f"{name} must be {'>' if low_open else '≥'} {low:g}, got {value}")
     return v
+
+
+def _finite(value: float, message: str) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(message)
+    return value
 
 
 def _pue(value: object, name: str) -> float:
@@ -59,7 +70,8 @@ class Breakeven:
     power_new_w: float
     pue: float
     intensity_g_per_kwh: float
-    saved_g_per_hour: float  # operational emissions the new hardware saves per hour of use
+    # operational emissions the new hardware saves per hour of use (negative: it adds)
+    saved_g_per_hour: float
     hours: float | None
     note: str
 
@@ -95,20 +107,36 @@ def breakeven(
     service, same load); ``embodied_new_kg`` the new hardware's embodied emissions (the old
     hardware's are already spent). Returns ``hours`` None when there is no saving.
     """
-    embodied_g = kg_to_g(_num(embodied_new_kg, "embodied_new_kg"))
+    embodied_g = _finite(
+        kg_to_g(_num(embodied_new_kg, "embodied_new_kg")),
+        f"embodied_new_kg is out of range: {embodied_new_kg} kg overflows in grams",
+    )
     p_old = _num(power_old_w, "power_old_w")
     p_new = _num(power_new_w, "power_new_w")
     intensity = _num(intensity_g_per_kwh, "intensity_g_per_kwh")
     pue_v = _pue(pue, "pue")
-    saved = (p_old - p_new) * KWH_PER_WH * pue_v * intensity  # g per hour
+    saved = _finite(
+        (p_old - p_new) * KWH_PER_WH * pue_v * intensity,  # g per hour
+        "power_old_w, power_new_w and intensity_g_per_kwh are out of range: the emissions "
+        "per hour overflow",
+    )
+    saved += 0.0  # −0 → 0
     if saved <= 0:
-        why = (
-            "the grid intensity is zero: there are no operational emissions to save"
-            if intensity == 0 and p_old > p_new
-            else "the new hardware saves no power: its embodied emissions are never paid back"
-        )
-        return Breakeven(embodied_g, p_old, p_new, pue_v, intensity, max(saved, 0.0), None, why)
-    hours = embodied_g / saved
+        if p_new > p_old:
+            why = (
+                "the new hardware draws more power than the old: it adds operational "
+                "emissions, so its embodied emissions are never paid back"
+            )
+        elif p_new == p_old:
+            why = "the new hardware saves no power: its embodied emissions are never paid back"
+        else:
+            why = "the grid intensity is zero: there are no operational emissions to save"
+        return Breakeven(embodied_g, p_old, p_new, pue_v, intensity, saved, None, why)
+    hours = _finite(
+        embodied_g / saved,
+        f"embodied_new_kg is out of range for this power saving: {embodied_new_kg} kg would "
+        "take more hours to pay back than can be represented",
+    )
     note = f"pays back after {hours:,.0f} h of use ({hours / HOURS_PER_YEAR:.2f} years at 24/7)"
     return Breakeven(embodied_g, p_old, p_new, pue_v, intensity, saved, hours, note)
 
@@ -130,11 +158,15 @@ class Option:
     def checked(self, label: str) -> Option:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"{label}.name must be a non-empty string")
+        embodied_kg = _num(self.embodied_kg, f"{label}.embodied_kg")
+        _finite(
+            kg_to_g(embodied_kg), f"{label}.embodied_kg is out of range: {embodied_kg} kg overflows"
+        )
         return Option(
             self.name,
             _num(self.active_power_w, f"{label}.active_power_w"),
             _num(self.idle_power_w, f"{label}.idle_power_w"),
-            _num(self.embodied_kg, f"{label}.embodied_kg"),
+            embodied_kg,
             _pue(self.pue, f"{label}.pue"),
         )
 
@@ -159,7 +191,7 @@ def _crossing(a0: float, a1: float, b0: float, b1: float, life_h: float) -> floa
     slope_a, slope_b = (a1 - a0) / life_h, (b1 - b0) / life_h
     if math.isclose(slope_a, slope_b, rel_tol=1e-12, abs_tol=1e-15):
         return None
-    return (b0 - a0) / (slope_a - slope_b)
+    return (b0 - a0) / (slope_a - slope_b) + 0.0  # −0 → 0
 
 
 def _cheaper(a: float, b: float, name_a: str, name_b: str) -> str | None:
@@ -258,8 +290,23 @@ def indifference(
     eb0, eb1 = b.energy_kwh(0, life_h), b.energy_kwh(life_h, life_h)
     ca0, ca1 = a.carbon_g(0, life_h, intensity), a.carbon_g(life_h, life_h, intensity)
     cb0, cb1 = b.carbon_g(0, life_h, intensity), b.carbon_g(life_h, life_h, intensity)
+    for label, option, values in (
+        ("option_a", a, (ea0, ea1, ca0, ca1)),
+        ("option_b", b, (eb0, eb1, cb0, cb1)),
+    ):
+        if not all(math.isfinite(v) for v in values):
+            raise ConfigError(
+                f"{label} ({option.name}): powers, PUE, intensity_g_per_kwh and "
+                "service_life_years are out of range: its emissions overflow"
+            )
     e_star = _crossing(ea0, ea1, eb0, eb1, life_h)
     c_star = _crossing(ca0, ca1, cb0, cb1, life_h)
+    for name, star in (("energy", e_star), ("carbon", c_star)):
+        if star is not None and not math.isfinite(star):
+            raise ConfigError(
+                f"the {name} indifference point is out of range: check the options' powers "
+                "and embodied_kg"
+            )
 
     def sides(
         fa0: float, fa1: float, fb0: float, fb1: float, star: float | None

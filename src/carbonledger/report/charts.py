@@ -272,21 +272,27 @@ def _component_rank(component: str) -> tuple[int, str]:
 
 
 def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | None:
-    """Energy per component in kWh; modelled parts hatched; error bars from uncertainty."""
+    """Energy per component in kWh; modelled parts hatched; error bars from uncertainty.
+
+    A component with any part of unknown uncertainty gets no error bar (not a zero one),
+    and its label says the uncertainty is unknown.
+    """
     energy: dict[str, float] = {}
-    variance: dict[str, float] = {}
+    variance: dict[str, float | None] = {}
     methods: dict[str, set[str]] = {}
     for c in fp.components:
         if c.energy_j is None:
             continue
         kwh = j_to_kwh(c.energy_j)
         energy[c.component] = energy.get(c.component, 0.0) + kwh
-        rel = c.uncertainty_rel or 0.0
-        variance[c.component] = variance.get(c.component, 0.0) + (kwh * rel) ** 2
+        known = variance.get(c.component, 0.0)
+        rel = c.uncertainty_rel
+        variance[c.component] = None if known is None or rel is None else known + (kwh * rel) ** 2
         methods.setdefault(c.component, set()).add(c.method)
     if not energy:
         return None
     names = sorted(energy, key=_component_rank)
+    spread = {n: None if variance[n] is None else math.sqrt(variance[n] or 0.0) for n in names}
     fig = _figure(6.0, 0.6 + 0.55 * len(names))
     ax = fig.add_subplot()
     for y, name in enumerate(names):
@@ -294,7 +300,7 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
         ax.barh(
             y,
             energy[name],
-            xerr=math.sqrt(variance[name]),
+            xerr=spread[name],  # None: no error bar
             color=COMPONENT_COLORS.get(name, "#444444"),
             alpha=0.9 if measured else 0.45,
             hatch=None if measured else "//",
@@ -303,9 +309,11 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
             error_kw={"elinewidth": 1, "capsize": 3, "ecolor": "#333333"},
         )
         label = "measured" if measured else "/".join(sorted(methods[name]))
+        if spread[name] is None:
+            label += ", uncertainty unknown"
         ax.annotate(
             f"{energy[name]:.3g} kWh ({label})",
-            (energy[name] + math.sqrt(variance[name]), y),
+            (energy[name] + (spread[name] or 0.0), y),
             xytext=(7, 0),
             textcoords="offset points",
             va="center",
@@ -315,7 +323,7 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
     ax.set_yticks(range(len(names)), [n.upper() for n in names])
     ax.invert_yaxis()
     ax.set_xlabel("IT energy (kWh)")
-    ax.set_xlim(0, max(energy[n] + math.sqrt(variance[n]) for n in names) * 1.7)
+    ax.set_xlim(0, max(energy[n] + (spread[n] or 0.0) for n in names) * 1.7)
     _style(ax)
     return _svg(fig, "energy by component", salt)
 

@@ -5,8 +5,12 @@ compared by the difference of group means, B − A, with a percentile bootstrap 
 both groups are resampled with replacement, independently, ``resamples`` times with a
 seeded generator, and the 2.5th and 97.5th percentiles of the resampled differences bound
 the 95 % interval (Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, ch. 13).
-A verdict claims a difference only when the interval excludes 0; with fewer than two runs
-in a group no interval is computed and the verdict says so.
+A verdict claims a difference only when the interval excludes 0 on the same side as the
+point estimate (an interval on the other side, possible with skewed samples, is reported as
+no clear difference); with fewer than two runs in a group no interval is computed and the
+verdict says so. At least :data:`MIN_RESAMPLES` resamples are required: with fewer, the
+2.5th and 97.5th percentiles are not estimated at all (one resample gives a zero-width
+"interval").
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from carbonledger.report.pareto import as_mapping, objective_value
 
 __all__ = [
     "BASE_QUANTITIES",
+    "MIN_RESAMPLES",
     "Comparison",
     "bootstrap_mean_difference",
     "compare_groups",
@@ -36,6 +41,21 @@ BASE_QUANTITIES: tuple[tuple[str, str, str], ...] = (
 )
 
 FEW_RUNS = 5  # below this many runs in a group, the interval is called rough
+# Fewest bootstrap resamples accepted: 200 puts ~5 resampled differences beyond each 95 %
+# bound; Efron & Tibshirani (1993, §19.3) advise 1000 or more for percentile intervals.
+MIN_RESAMPLES = 200
+
+
+def _direction(difference: float | None, interval: tuple[float, float] | None) -> int:
+    """+1 / −1 when the interval excludes 0 on the side of the point estimate, else 0."""
+    if difference is None or interval is None:
+        return 0
+    lo, hi = interval
+    if lo > 0 and difference > 0:
+        return 1
+    if hi < 0 and difference < 0:
+        return -1
+    return 0
 
 
 @dataclass(frozen=True)
@@ -58,8 +78,8 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        """Whether the interval excludes zero."""
-        return self.interval is not None and (self.interval[0] > 0 or self.interval[1] < 0)
+        """Whether the interval excludes zero on the same side as the point estimate."""
+        return _direction(self.difference, self.interval) != 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,8 +128,8 @@ def bootstrap_mean_difference(
     """Percentile bootstrap interval of ``mean(b) − mean(a)``; None with < 2 values in a group."""
     if len(a) < 2 or len(b) < 2:
         return None
-    if resamples < 1:
-        raise ConfigError(f"resamples must be positive, got {resamples}")
+    if resamples < MIN_RESAMPLES:
+        raise ConfigError(f"resamples must be at least {MIN_RESAMPLES}, got {resamples}")
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be between 0 and 1, got {confidence}")
     rng = random.Random(seed)
@@ -148,10 +168,16 @@ def _verdict(
     lo, hi = interval
     bounds = f"95 % interval [{_fmt(lo)}, {_fmt(hi)}]{unit_s}"
     rough = "; few runs, so the interval is rough" if min(n_a, n_b) < FEW_RUNS else ""
-    if lo > 0:
+    direction = _direction(diff, interval)
+    if direction > 0:
         return f"{label}: B is higher than A, {shown}, {bounds}{rough}"
-    if hi < 0:
+    if direction < 0:
         return f"{label}: B is lower than A, {shown}, {bounds}{rough}"
+    if lo > 0 or hi < 0:
+        return (
+            f"{label}: no clear difference, {shown}, {bounds} lies on the other side of 0 "
+            f"from the estimate, so the bootstrap is unreliable here{rough}"
+        )
     return f"{label}: no clear difference, {shown}, {bounds} includes 0{rough}"
 
 

@@ -16,6 +16,11 @@ Counters are turned into cumulative energy since the sensor was opened by differ
 (:func:`~carbonledger.sampling.integrate.counter_delta`), allowing one wrap-around at
 ``max_energy_range_uj`` per interval.
 
+Invalid zones. A zone whose ``max_energy_range_uj`` is zero, negative or garbage, or whose counter
+is above its range when the sensor is opened, reports data no working counter can have: it
+is left out (with a warning), and when no zone is left the sensor is absent, so the CPU and
+RAM models take over. An unreadable ``max_energy_range_uj`` is only an unknown range.
+
 Failed reads. A missing file, an unreadable or garbage value (not an integer, or above
 ``max_energy_range_uj``) gives ``energy_j=None`` for that read, logged once, and the last
 good counter value is kept. The next good read is differenced against that last good
@@ -124,6 +129,7 @@ class RaplScan:
     powercap: Path
     domains: tuple[RaplDomain, ...]
     skipped: tuple[str, ...] = ()
+    invalid: tuple[str, ...] = ()  # zones left out because their sysfs data is invalid
 
 
 @dataclass
@@ -155,12 +161,22 @@ def _list_zones(powercap: Path, skipped: list[str]) -> list[_Zone]:
     return zones
 
 
-def _read_range(path: Path) -> int | None:
+def _read_range(path: Path) -> tuple[int | None, str | None]:
+    """The zone's counter range, or ``None`` when unreadable; a problem when it is invalid.
+
+    A range of zero or less, or one that is not an integer, is not a counter range the
+    kernel reports for a working zone: such a zone's counter cannot be trusted, so the zone
+    is left out.
+    """
     try:
         value = _sysfs.read_int(path / "max_energy_range_uj")
-    except (OSError, ValueError):
-        return None
-    return value if value > 0 else None
+    except OSError:
+        return None, None
+    except ValueError as exc:
+        return None, f"invalid max_energy_range_uj ({exc})"
+    if value <= 0:
+        return None, f"invalid max_energy_range_uj {value} (must be positive)"
+    return value, None
 
 
 def scan_powercap(sysfs_root: Path) -> RaplScan | None:
@@ -217,21 +233,29 @@ def scan_powercap(sysfs_root: Path) -> RaplScan | None:
         add(device_id, z, Component.RAM)
         by_index.setdefault(z.indices[0], device_id)
 
-    domains = tuple(
-        RaplDomain(
-            device_id=device_id,
-            component=component,
-            name=zone.name,
-            zone=zone.zone,
-            path=zone.path,
-            max_energy_range_uj=_read_range(zone.path),
-            mirrors=tuple(mirrors),
+    domains: list[RaplDomain] = []
+    invalid: list[str] = []
+    for device_id, (zone, component, mirrors) in sorted(
+        found.items(), key=lambda item: (item[1][1] is not Component.CPU, item[0])
+    ):
+        max_range, problem = _read_range(zone.path)
+        if problem is not None:
+            invalid.append(f"{zone.zone} ({zone.name}): {problem}")
+            continue
+        domains.append(
+            RaplDomain(
+                device_id=device_id,
+                component=component,
+                name=zone.name,
+                zone=zone.zone,
+                path=zone.path,
+                max_energy_range_uj=max_range,
+                mirrors=tuple(mirrors),
+            )
         )
-        for device_id, (zone, component, mirrors) in sorted(
-            found.items(), key=lambda item: (item[1][1] is not Component.CPU, item[0])
-        )
+    return RaplScan(
+        powercap=powercap, domains=tuple(domains), skipped=tuple(skipped), invalid=tuple(invalid)
     )
-    return RaplScan(powercap=powercap, domains=domains, skipped=tuple(skipped))
 
 
 def permission_fix(powercap: Path) -> str:
@@ -359,7 +383,7 @@ def probe(ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic) -> 
             "model)",
             component=Component.CPU,
         )
-    if not scan.domains:
+    if not scan.domains and not scan.invalid:
         seen = "; ".join(scan.skipped) or "no RAPL zones"
         return Absent(
             KIND,
@@ -371,16 +395,24 @@ def probe(ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic) -> 
     baselines: dict[str, int] = {}
     usable: list[RaplDomain] = []
     denied: list[Path] = []
-    errors: list[str] = []
+    errors: list[str] = list(scan.invalid)
     for domain in scan.domains:
         try:
-            baselines[domain.device_id] = _sysfs.read_int(domain.energy_path)
+            baseline_uj = _sysfs.read_int(domain.energy_path)
         except PermissionError:
             denied.append(domain.energy_path)
             continue
         except (OSError, ValueError) as exc:
             errors.append(f"cannot read {domain.energy_path}: {exc}")
             continue
+        max_range = domain.max_energy_range_uj
+        if max_range is not None and baseline_uj > max_range:
+            errors.append(
+                f"invalid {domain.energy_path}: {baseline_uj} exceeds max_energy_range_uj "
+                f"{max_range}"
+            )
+            continue
+        baselines[domain.device_id] = baseline_uj
         usable.append(domain)
     if denied and not usable:
         return Absent(
@@ -390,7 +422,13 @@ def probe(ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic) -> 
             component=Component.CPU,
         )
     if not usable:
-        return Absent(KIND, errors[0], component=Component.CPU)
+        return Absent(
+            KIND,
+            f"no usable RAPL domain under {powercap}: " + "; ".join(errors),
+            fix="CPU and RAM energy are modelled instead (set CARBONLEDGER_CPU_TDP_W to "
+            "improve the CPU model)",
+            component=Component.CPU,
+        )
     for path in denied:
         log.warning("rapl: permission denied reading %s; that domain is left out", path)
     for message in errors:

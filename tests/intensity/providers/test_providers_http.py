@@ -309,3 +309,20 @@ def test_credentials_in_a_base_url_are_not_shown(settings: HttpSettings) -> None
         http.get_json("/x", hints=HINTS)
     assert "pa55word" not in str(info.value) + repr(http)
     assert f"http://127.0.0.1:{port}/v3" in str(info.value)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000])
+def test_deeply_nested_json_is_malformed_not_a_traceback(
+    echo: EchoServer, settings: HttpSettings, body: bytes
+) -> None:
+    echo.push(status=200, body=body)
+    with pytest.raises(ProviderError, match="malformed response from /x: not JSON"):
+        client(echo, settings).get_json("/x", hints=HINTS)
+
+
+def test_deeply_nested_error_body_still_reports_the_status(
+    echo: EchoServer, settings: HttpSettings
+) -> None:
+    echo.push(status=400, body=b'{"message":' * 100_000)
+    with pytest.raises(ProviderError, match="400"):
+        client(echo, settings).get_json("/x", hints=HINTS)

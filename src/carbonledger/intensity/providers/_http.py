@@ -241,7 +241,7 @@ def _error_detail(response: httpx.Response) -> str:
     """The server's own words about an error: a JSON message if there is one, else the text."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         for key in ("message", "error", "detail", "msg"):
@@ -459,7 +459,7 @@ class HttpClient:
                 if 200 <= status < 300:
                     try:
                         return response.json()
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: absurdly nested
                         raise self._fail(
                             f"malformed response from {path}: not JSON; the service may be down, "
                             f"or {hints.url_env} may point at something else"
