@@ -23,6 +23,7 @@ _COMPACT = re.compile(
 )
 _ISO = re.compile(rf"^P(?:{_NUMBER}D)?(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$")
 _UNIT_S = (S_PER_DAY, S_PER_HOUR, S_PER_MINUTE, 1.0)
+MAX_DURATION_S = 10 * 366 * S_PER_DAY  # plans and simulations span at most a decade
 
 
 def parse_duration(text: str, *, what: str = "duration", allow_zero: bool = False) -> float:
@@ -51,6 +52,8 @@ def parse_duration(text: str, *, what: str = "duration", allow_zero: bool = Fals
         )
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(f"{what}: {text!r} must be {'≥' if allow_zero else '>'} 0")
+    if seconds > MAX_DURATION_S:
+        raise ConfigError(f"{what}: {text!r} is longer than {MAX_DURATION_S / S_PER_DAY:.0f} days")
     return seconds
 
 
@@ -88,7 +91,10 @@ def parse_time(text: str, *, now: float | None = None) -> float:
 
 def format_time(at: float) -> str:
     """ISO 8601 in UTC with a ``Z``: ``2024-03-01T10:00:00Z`` (fractions kept if any)."""
-    moment = datetime.fromtimestamp(at, tz=timezone.utc)
+    try:
+        moment = datetime.fromtimestamp(at, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return f"{at:.0f} (unix seconds, outside the calendar)"
     text = moment.isoformat(timespec="seconds" if moment.microsecond == 0 else "microseconds")
     return text.replace("+00:00", "Z")
 
