@@ -338,8 +338,24 @@ def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
     embodied = g_to_kg(fp.embodied_g) if fp.embodied_g is not None else 0.0
     fig = _figure(6.0, 1.9)
     ax = fig.add_subplot()
-    ax.barh(0, operational, color="#d62728", alpha=0.85, label="operational")
-    ax.barh(0, embodied, left=operational, color="#8c564b", alpha=0.85, label="embodied")
+    # an unknown part gets no bar (never a 0-width one) and says so in the legend
+    op_label = "operational" if fp.operational_g is not None else "operational: unknown"
+    emb_label = "embodied" if fp.embodied_g is not None else "embodied: unknown"
+    ax.barh(
+        0,
+        operational,
+        color="#d62728",
+        alpha=0.85 if fp.operational_g is not None else 0.0,
+        label=op_label,
+    )
+    ax.barh(
+        0,
+        embodied,
+        left=operational,
+        color="#8c564b",
+        alpha=0.85 if fp.embodied_g is not None else 0.0,
+        label=emb_label,
+    )
     if fp.total_interval_g is not None:
         lo, hi = (g_to_kg(v) for v in fp.total_interval_g)
         total = operational + embodied
