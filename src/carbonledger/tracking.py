@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import json
 import logging
 import math
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carbonledger import preflight
 from carbonledger.config import Settings
 from carbonledger.errors import BudgetExceeded, CarbonLedgerError, ConfigError
 from carbonledger.hostinfo import host_info
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_warned_default_zone = False
 _running: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 
@@ -55,16 +54,6 @@ def _stop_running_trackers() -> None:
     """A program that exits with trackers still running keeps what they measured."""
     for tracker in list(_running):
         tracker.stop(RunStatus.INTERRUPTED)
-
-
-def _warn_default_zone_once() -> None:
-    global _warned_default_zone
-    if not _warned_default_zone:
-        _warned_default_zone = True
-        log.warning(
-            "no zone set: carbon uses the world average intensity (labelled 'default'); "
-            "set one with zone=..., --zone or CARBONLEDGER_ZONE (e.g. FR, US-CA, aws:us-east-1)"
-        )
 
 
 class _SpanState(threading.local):
@@ -191,7 +180,7 @@ class Tracker:
         self._recorder: LiveIntensityRecorder | None = None
         self._series_path: Path | None = None
         self._series_source: str | None = None
-        self.name = name or _default_name()
+        self.name = name or preflight.default_run_name()
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.embodied_preset = embodied
         if budget is None:
@@ -212,8 +201,7 @@ class Tracker:
         self.absent: list[Any] = []
         self.warnings: list[str] = []
         self._final: Footprint | None = None
-        _validate_zone(self.settings.zone)
-        self._validate_inputs()
+        self.settings, self._series_source = preflight.validate(self.settings, embodied)
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -228,8 +216,11 @@ class Tracker:
         self._final = None
         self.warnings = []
         run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
-        self._recorder = self._open_recorder(run_id)  # may raise ConfigError: before anything opens
-        self._series_path = self._snapshot_series(run_id)
+        # may raise ConfigError (provider credentials): before anything opens
+        self._recorder = preflight.open_recorder(self.settings, self._provider_obj, run_id)
+        self._series_path = preflight.snapshot_series(
+            self.settings, run_id, self._series_source, self._warn
+        )
         sensors = self._open_sensors()
         from carbonledger.store.writer import LedgerWriter
 
@@ -258,7 +249,7 @@ class Tracker:
         )
         self.devices = list(self._sampler.devices)
         if self.settings.zone is None:
-            _warn_default_zone_once()
+            preflight.warn_default_zone_once()
         started_at = time.time()
         self.record = RunRecord(
             run_id=run_id,
@@ -383,65 +374,6 @@ class Tracker:
         return wrapper  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------
-    def _validate_inputs(self) -> None:
-        """Refuse, before anything starts, what would make the run impossible to price."""
-        if self.settings.sensors is not None:
-            from carbonledger.sensors.registry import registered
-
-            known = {e.kind for e in registered()}
-            unknown = [k for k in self.settings.sensors if k not in known]
-            if unknown:
-                raise ConfigError(
-                    f"unknown sensor kind(s) {', '.join(unknown)}; "
-                    f"known: {', '.join(sorted(known))}"
-                )
-        if self.embodied_preset is not None:
-            from carbonledger.lifecycle.hardware import preset
-
-            preset(self.embodied_preset)
-        if self.settings.intensity_series is not None:
-            from carbonledger.intensity.series_csv import load_series
-
-            path = self.settings.intensity_series.resolve()
-            self._series_source = load_series(path, zone=self.settings.zone).source
-            self.settings = self.settings.replace(intensity_series=str(path))
-
-    def _snapshot_series(self, run_id: str) -> Path | None:
-        """A copy of the run's CSV series beside the ledger, so later edits of the file
-        cannot change how the stored run is priced."""
-        source = self.settings.intensity_series
-        if source is None:
-            return None
-        from carbonledger.intensity.live import series_path_for
-
-        target = series_path_for(self.settings.ledger_path, run_id)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-            meta = {"source": self._series_source, "copied_from": str(source)}
-            target.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
-            return target
-        except OSError as exc:
-            self._warn(f"cannot keep a copy of {source} ({exc}); the run refers to the file itself")
-            return source
-
-    def _open_recorder(self, run_id: str) -> LiveIntensityRecorder | None:
-        provider = self._provider_obj
-        if provider is None and self.settings.provider is not None:
-            from carbonledger.intensity.providers import open_provider
-
-            provider = open_provider(self.settings.provider, os.environ)
-        if provider is None or self.settings.zone is None:
-            return None
-        from carbonledger.intensity.live import LiveIntensityRecorder, series_path_for
-
-        return LiveIntensityRecorder(
-            provider,
-            self.settings.zone,
-            series_path_for(self.settings.ledger_path, run_id),
-            interval_s=self.settings.provider_interval_s,
-        )
-
     def _settings_snapshot(self) -> dict[str, Any]:
         s = self.settings
         series = self._series_path
@@ -568,19 +500,6 @@ class Tracker:
     def _set_functional_unit(self, name: str, count: float) -> None:
         if self._writer is not None and self.record is not None:
             self._writer.call("set_functional_unit", self.record.run_id, name, count)
-
-
-def _default_name() -> str:
-    argv0 = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""
-    return argv0 or "run"
-
-
-def _validate_zone(zone: str | None) -> None:
-    if zone is None:
-        return
-    from carbonledger.intensity.zones import resolve_zone
-
-    resolve_zone(zone)  # raises UnknownZoneError before anything starts
 
 
 def track(name: str | None = None, **options: Any) -> Tracker:
