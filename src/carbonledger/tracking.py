@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from carbonledger.intensity.base import IntensitySource
     from carbonledger.intensity.live import LiveIntensityRecorder
     from carbonledger.lifecycle.footprint import Footprint
+    from carbonledger.sampling.attribution import ProcessTree
     from carbonledger.schedule.budget import Budget
     from carbonledger.schedule.forecast import Forecast
     from carbonledger.schedule.monitor import RunMonitor
@@ -192,6 +193,7 @@ class Tracker:
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
         self._writer: LedgerWriter | None = None
+        self._tree: ProcessTree | None = None
         self._monitor: RunMonitor | None = None
         self._unit_energies_j: list[float] = []
         self._sampler: Sampler | None = None
@@ -413,9 +415,8 @@ class Tracker:
         return list(discovery.sensors)
 
     def _tracked_pids(self) -> set[int]:
-        tree = getattr(self, "_tree", None)
-        if tree is not None:
-            return set(tree.pids())
+        if self._tree is not None:
+            return set(self._tree.pids())
         return {self._root_pid}
 
     def _warn(self, message: str) -> None:

@@ -4,7 +4,6 @@ plus embodied emissions, with uncertainty. Carbon is derived here, never stored.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from carbonledger.lifecycle.footprint import (
     IntensityUsed,
     SpanFootprint,
 )
+from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
 from carbonledger.units import J_PER_KWH
 
@@ -70,14 +70,9 @@ def average_intensity(zone: str | None) -> IntensityValue:
     return world_default() if zone is None else bundled_intensity(zone)
 
 
-def _rel_error(values_and_rels: Sequence[tuple[float, float | None]]) -> float | None:
-    """Relative error of a sum of independent terms (absolute errors in quadrature)."""
-    total = sum(v for v, _ in values_and_rels)
-    if total <= 0:
-        return None
-    if any(r is None for _, r in values_and_rels):
-        return None
-    return math.sqrt(sum((v * (r or 0.0)) ** 2 for v, r in values_and_rels)) / total
+def _sum_rel(terms: Sequence[tuple[float, float | None]]) -> float | None:
+    """Relative error of a positive sum of independent terms; None for a zero sum."""
+    return sum_rel(terms) if sum(v for v, _ in terms) > 0 else None
 
 
 def price_run(
@@ -141,7 +136,7 @@ def price_run(
             "it out and is a lower bound"
         )
     energy_j = sum(c.energy_j or 0.0 for c in known_components) if known_components else None
-    energy_rel = _rel_error([(c.energy_j or 0.0, c.uncertainty_rel) for c in known_components])
+    energy_rel = _sum_rel([(c.energy_j or 0.0, c.uncertainty_rel) for c in known_components])
     if not devices:
         notes.append("no sensor was available: energy is unknown")
 
@@ -152,7 +147,7 @@ def price_run(
 
     energy_interval = None
     if energy_j is not None and energy_rel is not None and not unknown_components:
-        energy_interval = (energy_j * (1 - energy_rel), energy_j * (1 + energy_rel))
+        energy_interval = interval(energy_j, energy_rel)
     total_interval = None
     if (
         operational_g is not None
@@ -160,11 +155,9 @@ def price_run(
         and energy_rel is not None
         and intensity.uncertainty_rel is not None
     ):
-        op_rel = math.hypot(energy_rel, intensity.uncertainty_rel)
+        op_rel = combine_rel(energy_rel, intensity.uncertainty_rel)
         terms = [(operational_g, op_rel)] + [(e.g, e.uncertainty_rel) for e in embodied]
-        rel = _rel_error(terms)
-        if rel is not None and total_g is not None:
-            total_interval = (max(0.0, total_g * (1 - rel)), total_g * (1 + rel))
+        total_interval = interval(total_g, _sum_rel(terms))
 
     span_rows = tuple(
         _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g)

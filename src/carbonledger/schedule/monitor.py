@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from carbonledger.lifecycle.uncertainty import sum_rel
 from carbonledger.records import DeviceInfo
 from carbonledger.sampling.sampler import DeviceTotals
 from carbonledger.schedule.budget import Budget
@@ -75,10 +75,7 @@ class RunMonitor:
             for d in self.devices
             if d.device_id in totals
         ]
-        known_j = sum(e for e, _ in rels)
-        energy_rel = (
-            math.sqrt(sum((e * r) ** 2 for e, r in rels)) / known_j if known_j > 0 else None
-        )
+        energy_rel = sum_rel(rels) if sum(e for e, _ in rels) > 0 else None
         g_per_j: float | None
         try:
             pue, g_per_kwh, intensity_rel = self.price()
