@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from carbonledger.errors import DataError
 from carbonledger.intensity.base import IntensityValue
@@ -160,6 +161,40 @@ class IntensitySeries:
             last_step_s=self._next(keep[-1]) - self.times[keep[-1]],
             uncertainty_rel=self.uncertainty_rel,
         )
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready form that :meth:`from_dict` reads back exactly (ledgers store it)."""
+        return {
+            "times": list(self.times),
+            "values_g_per_kwh": list(self.values_g_per_kwh),
+            "zone": self.zone,
+            "signal": self.signal,
+            "basis": self.basis,
+            "source": self.source,
+            "estimated": None if self.estimated is None else [bool(e) for e in self.estimated],
+            "last_step_s": self.last_step_s,
+            "uncertainty_rel": self.uncertainty_rel,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IntensitySeries:
+        """The series :meth:`to_dict` wrote; a malformed one is a DataError."""
+        try:
+            estimated = data.get("estimated")
+            last_step = data.get("last_step_s")
+            return cls(
+                times=tuple(float(t) for t in data["times"]),
+                values_g_per_kwh=tuple(float(v) for v in data["values_g_per_kwh"]),
+                zone=str(data["zone"]),
+                signal=str(data.get("signal", "average")),
+                basis=str(data.get("basis", "unknown")),
+                source=str(data.get("source", "series")),
+                estimated=None if estimated is None else tuple(bool(e) for e in estimated),
+                last_step_s=None if last_step is None else float(last_step),
+                uncertainty_rel=float(data.get("uncertainty_rel", 0.10)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"stored intensity series is malformed ({exc!r})") from None
 
     def _next(self, i: int) -> float:
         return self.times[i + 1] if i + 1 < len(self.times) else self.end
