@@ -644,11 +644,45 @@ def _resolve_sinks(sinks: Sequence[object | str] | None) -> list[object]:
     return resolved
 
 
-def track(name: str | None = None, **options: Any) -> Tracker:
+def track(
+    name: str | None = None,
+    *,
+    phase: str | None = None,
+    zone: str | None = None,
+    pue: float | None = None,
+    interval: float | None = None,
+    scope: str | Scope | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    intensity_series: str | os.PathLike[str] | None = None,
+    embodied: str | None = None,
+    budget: Budget | Sequence[Budget] | None = None,
+    provider: str | IntensitySource | None = None,
+    sinks: Sequence[object | str] | None = None,
+    settings: Settings | None = None,
+    sensors: Sequence[Sensor] | None = None,
+    root_pid: int | None = None,
+) -> Tracker:
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``).
 
-    Takes the options of :class:`Tracker`: ``phase``, ``zone``, ``pue``, ``interval``,
-    ``scope``, ``ledger``, ``tags``, ``intensity_series``, ``embodied``, ``budget``,
-    ``provider``, ``sinks``.
+    Takes the options of :class:`Tracker`; ``sinks`` adds consumers of the run's events
+    (:class:`carbonledger.events.RunSink` objects, or exporter plug-in names).
     """
-    return Tracker(name, **options)
+    return Tracker(
+        name,
+        phase=phase,
+        zone=zone,
+        pue=pue,
+        interval=interval,
+        scope=scope,
+        ledger=ledger,
+        tags=tags,
+        intensity_series=intensity_series,
+        embodied=embodied,
+        budget=budget,
+        provider=provider,
+        sinks=sinks,
+        settings=settings,
+        sensors=sensors,
+        root_pid=root_pid,
+    )
