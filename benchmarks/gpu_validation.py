@@ -66,6 +66,7 @@ SCRIPT = Path(__file__).resolve()
 SCHEMA = "carbonledger.gpu-validation/1"
 TARGET_AGREEMENT_PCT = 1.0  # carbonledger against NVML's own counter, same window
 SHARE_TOLERANCE = 1e-6
+PHASES = ("mig", "idle", "load", "cuda_visible_devices", "overhead", "shared")
 
 
 # -- pure maths ----------------------------------------------------------------------------
@@ -701,6 +702,7 @@ class Config:
     backend: str = "auto"
     matrix_n: int = 8192
     max_gpus: int = 8
+    skip: tuple[str, ...] = ()  # phase names not to run (recorded as skipped)
     out_dirs: tuple[str, ...] = (str(HERE / "gpu"),)
 
 
@@ -823,6 +825,47 @@ def _footprint_energy(fp: Any) -> dict[str, float | None]:
     return {c.device: c.host_energy_j for c in fp.components}
 
 
+class RecordingSensor:
+    """carbonledger's NVML sensor, unchanged, and NVML's counter read right after each of
+    its reads: the reference for exactly the span the tracker measured (its first read is
+    its baseline, its last read is in ``stop()``)."""
+
+    kind = "nvml"
+
+    def __init__(self, inner: Any, nv: Any, gpus: Sequence[Gpu]) -> None:
+        self._inner, self._nv, self._gpus = inner, nv, list(gpus)
+        self.reads: list[dict[int, tuple[float, float | None]]] = []
+
+    def devices(self) -> Any:
+        return self._inner.devices()
+
+    def read(self) -> Any:
+        readings = self._inner.read()
+        self.reads.append(read_counters(self._nv, self._gpus))
+        return readings
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _span_energy(
+    first: tuple[float, float | None], last: tuple[float, float | None]
+) -> tuple[float | None, float]:
+    """(counter difference in J or None, seconds) between two counter reads."""
+    (t0, c0), (t1, c1) = first, last
+    return (None if c0 is None or c1 is None else (c1 - c0) / 1000.0), t1 - t0
+
+
+def _power_integral(trace: Trace, t0: float, t1: float) -> float | None:
+    """Trapezoid over the power readings in [t0, t1], stretched to the whole span."""
+    inside = [(t, p) for t, p in trace.power if t0 <= t <= t1]
+    energy = trapezoid_energy_j(inside)
+    if energy is None:
+        return None
+    covered = inside[-1][0] - inside[0][0]
+    return energy * (t1 - t0) / covered if covered > 0 else None
+
+
 def measure_window(ctx: Context, label: str, planned_s: float, loaded: bool) -> dict[str, Any]:
     """One window: the poller, carbonledger's tracker and NVML's counter over the same span."""
     import carbonledger as cl
@@ -838,9 +881,10 @@ def measure_window(ctx: Context, label: str, planned_s: float, loaded: bool) -> 
         poller = stack.enter_context(Poller(ctx.nv, ctx.gpus, ctx.cfg.period_s))
         time.sleep(min(0.5, 5 * ctx.cfg.period_s))
         before = read_counters(ctx.nv, ctx.gpus)
-        sensor = nvml.probe(ProbeContext(environ=_probe_environ()))
-        if not isinstance(sensor, nvml.NvmlSensor):
-            return {"status": "error", "reason": f"carbonledger's NVML sensor: {sensor.reason}"}
+        inner = nvml.probe(ProbeContext(environ=_probe_environ()))
+        if not isinstance(inner, nvml.NvmlSensor):
+            return {"status": "error", "reason": f"carbonledger's NVML sensor: {inner.reason}"}
+        sensor = RecordingSensor(inner, ctx.nv, ctx.gpus)
         tracker = cl.Tracker(
             f"gpu-validation-{label}",
             zone="FR",
@@ -857,33 +901,36 @@ def measure_window(ctx: Context, label: str, planned_s: float, loaded: bool) -> 
         time.sleep(min(0.5, 5 * ctx.cfg.period_s))
         stack.close()  # stops the poller, then the loads
         load_info = [dict(h.info) for h in loads]
+    if len(sensor.reads) < 2:
+        return {"status": "error", "reason": f"the tracker read {len(sensor.reads)} time(s)"}
     energies = _footprint_energy(fp)
     gpus = []
     for gpu in ctx.gpus:
         trace = poller.traces[gpu.index]
-        (t0, c0), (t1, c1) = before[gpu.index], after[gpu.index]
-        counter_j = None if c0 is None or c1 is None else (c1 - c0) / 1000.0
-        inside = [(t, p) for t, p in trace.power if t0 <= t <= t1]
-        power_j = trapezoid_energy_j(inside)
-        if power_j is not None and len(inside) >= 2:  # stretch to the counter's span
-            covered = inside[-1][0] - inside[0][0]
-            power_j = power_j * (t1 - t0) / covered if covered > 0 else None
+        first, last = sensor.reads[0][gpu.index], sensor.reads[-1][gpu.index]
+        counter_j, span_s = _span_energy(first, last)
+        outer_j, outer_s = _span_energy(before[gpu.index], after[gpu.index])
+        power_j = _power_integral(trace, first[0], last[0])
         cl_j = energies.get(f"nvml:{gpu.uuid}")
         pct = agreement_pct(cl_j, counter_j)
         gpus.append(
             {
                 "index": gpu.index,
                 "uuid": gpu.uuid,
-                "span_s": t1 - t0,
+                "span_s": span_s,
                 "counter_j": counter_j,
                 "carbonledger_j": cl_j,
                 "power_integral_j": power_j,
-                "mean_power_w": counter_j / (t1 - t0)
-                if counter_j is not None and t1 > t0
+                "mean_power_w": counter_j / span_s
+                if counter_j is not None and span_s > 0
                 else None,
                 "carbonledger_vs_counter_pct": pct,
                 "carbonledger_within_target": within_target(pct),
                 "power_integral_vs_counter_pct": agreement_pct(power_j, counter_j),
+                # from before the sensor opened to after stop() returned: what start-up and
+                # shut-down leave out of the run
+                "outer_span_s": outer_s,
+                "outer_counter_j": outer_j,
                 "counter_update": update_period(trace.counter),
                 "power_update": update_period(trace.power),
                 "poll_errors": trace.errors,
@@ -905,6 +952,7 @@ def measure_window(ctx: Context, label: str, planned_s: float, loaded: bool) -> 
         "status": "ok",
         "seconds": seconds,
         "tracker_s": t_stop - t_start,
+        "tracker_reads": len(sensor.reads),
         "tracker_interval_s": ctx.cfg.tracker_interval_s,
         "period_s": ctx.cfg.period_s,
         "warnings": list(fp.warnings) if fp is not None else ["tracker returned no footprint"],
@@ -1228,7 +1276,7 @@ def run(
             ctx = Context(cfg, nv, gpus, load, why, python, started + cfg.budget_s, Path(tmp), log)
             save()
             if not gpus:
-                for name in ("mig", "idle", "load", "cuda_visible_devices", "overhead", "shared"):
+                for name in PHASES:
                     results["phases"][name] = {"status": "skipped", "reason": "NVML lists no GPU"}
             else:
                 phases: list[tuple[str, Phase]] = [
@@ -1240,6 +1288,9 @@ def run(
                     ("shared", phase_shared),
                 ]
                 for name, fn in phases:
+                    if name in cfg.skip:
+                        results["phases"][name] = {"status": "skipped", "reason": "--skip"}
+                        continue
                     _run_phase(ctx, name, fn, results)
                     save()
         finally:
@@ -1268,6 +1319,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--matrix-n", type=int, default=d.matrix_n)
     p.add_argument("--max-gpus", type=int, default=d.max_gpus)
     p.add_argument("--out-dir", action="append", help="repeatable; default benchmarks/gpu")
+    p.add_argument("--skip", action="append", choices=PHASES, default=[], help="repeatable")
     # internal: the child processes
     p.add_argument("--load-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--overhead-child", action="store_true", help=argparse.SUPPRESS)
@@ -1302,6 +1354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend=args.backend,
         matrix_n=args.matrix_n,
         max_gpus=args.max_gpus,
+        skip=tuple(args.skip),
         out_dirs=tuple(args.out_dir or Config().out_dirs),
     )
     results = run(cfg)

@@ -290,7 +290,7 @@ def test_no_load_library_skips_the_load_phases(
 ) -> None:
     fake, _ = fake_gpus
     monkeypatch.setattr(gv, "find_backend", lambda requested: None)
-    cfg = small_config(tmp_path, overhead_s=0.3)
+    cfg = small_config(tmp_path, skip=("cuda_visible_devices", "overhead"))
     results = gv.run(cfg, nvml=fake.module, log=lambda m: None)
     phases = results["phases"]
     for name in ("load", "shared"):
@@ -337,7 +337,7 @@ def test_a_failing_load_is_recorded_not_raised(
     def broken(target: str, seconds: float, ready_timeout_s: float) -> Any:
         raise gv.LoadUnavailable("CUDA out of memory")
 
-    cfg = small_config(tmp_path, overhead_s=0.3)
+    cfg = small_config(tmp_path, skip=("cuda_visible_devices", "overhead"))
     results = gv.run(cfg, nvml=fake.module, load=broken, log=lambda m: None)
     assert results["phases"]["load"] == {
         "status": "skipped",
@@ -355,16 +355,20 @@ def test_a_lost_gpu_is_an_error_in_its_phase_only(
         raise RuntimeError("GPU is lost")
 
     monkeypatch.setattr(gv, "phase_mig", boom)
-    cfg = small_config(tmp_path, overhead_s=0.3)
+    cfg = small_config(tmp_path, skip=("cuda_visible_devices", "overhead", "shared"))
     results = gv.run(cfg, nvml=fake.module, load=fake_load_starter(physics), log=lambda m: None)
+    assert results["phases"]["overhead"] == {"status": "skipped", "reason": "--skip"}
     assert results["phases"]["mig"]["status"] == "error"
     assert "GPU is lost" in results["phases"]["mig"]["reason"]
     assert results["phases"]["idle"]["status"] == "ok"
 
 
-def test_period_option_is_checked() -> None:
+def test_options_are_checked() -> None:
     with pytest.raises(SystemExit):
         gv._parse(["--period-ms", "5"])
+    with pytest.raises(SystemExit):
+        gv._parse(["--skip", "nonsense"])
+    assert gv._parse(["--skip", "shared", "--skip", "mig"]).skip == ["shared", "mig"]
 
 
 # -- pure maths -------------------------------------------------------------------------------
