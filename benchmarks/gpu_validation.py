@@ -872,6 +872,8 @@ def measure_window(ctx: Context, label: str, planned_s: float, loaded: bool) -> 
     from carbonledger.sensors import nvml
     from carbonledger.sensors.base import ProbeContext
 
+    if loaded and ctx.load is None:
+        raise LoadUnavailable(ctx.load_why or "no load")
     reserve = 5.0
     seconds = ctx.window(planned_s, reserve + (ctx.cfg.ready_timeout_s / 3 if loaded else 0.0))
     targets = [g.load_target for g in ctx.gpus] if loaded else []
@@ -1044,7 +1046,7 @@ def phase_overhead(ctx: Context) -> dict[str, Any]:
     outputs: dict[float, dict[str, Any]] = {}
     for interval, proc in procs.items():
         try:
-            out, err = proc.communicate(timeout=max(5.0, seconds + 60 - 0.0))
+            out, err = proc.communicate(timeout=max(5.0, min(seconds + 60, ctx.left())))
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
@@ -1082,6 +1084,8 @@ def phase_shared(ctx: Context) -> dict[str, Any]:
     from carbonledger.sensors import nvml
     from carbonledger.sensors.base import ProbeContext
 
+    if ctx.load is None:
+        raise LoadUnavailable(ctx.load_why or "no load")
     gpu = ctx.gpus[0]
     seconds = ctx.window(ctx.cfg.shared_s, 5.0 + ctx.cfg.ready_timeout_s / 3)
     with _loads(ctx, [gpu.load_target, gpu.load_target], seconds) as loads:
