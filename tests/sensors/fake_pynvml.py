@@ -3,7 +3,9 @@
 Mimics nvidia-ml-py: ``NVMLError(code)`` returns the matching subclass
 (``NVMLError_NotSupported`` for ``NVML_ERROR_NOT_SUPPORTED``...) with ``.value``; calls
 before ``nvmlInit`` or after ``nvmlShutdown`` raise ``NVML_ERROR_UNINITIALIZED``; string
-getters return ``str``; ``nvmlDeviceGetProcessUtilization`` raises ``NVML_ERROR_NOT_FOUND``
+getters return ``str``; ``nvmlInit``/``nvmlShutdown`` are reference-counted as in NVML (the
+library shuts down when every ``nvmlInit`` has had its ``nvmlShutdown``);
+``nvmlDeviceGetProcessUtilization`` raises ``NVML_ERROR_NOT_FOUND``
 when there is no sample newer than the timestamp; ``usedGpuMemory`` is ``None`` when not
 available. Install with :func:`install` (``monkeypatch.setitem(sys.modules, "pynvml", ...)``).
 """
@@ -136,10 +138,22 @@ class _Memory:
 class FakeNvml:
     """The state behind the fake module; ``module`` is what ``import pynvml`` returns."""
 
-    def __init__(self, gpus: list[FakeGpu], *, init_error: int | None = None) -> None:
+    def __init__(
+        self,
+        gpus: list[FakeGpu],
+        *,
+        init_error: int | None = None,
+        driver_version: str = "550.54.15",
+        nvml_version: str = "12.550.54.15",
+        cuda_driver_version: int = 12040,
+    ) -> None:
         self.gpus = gpus
         self.init_error = init_error
+        self.driver_version = driver_version
+        self.nvml_version = nvml_version
+        self.cuda_driver_version = cuda_driver_version
         self.initialised = False
+        self.init_count = 0  # nvmlInit calls not yet matched by nvmlShutdown
         self.init_calls = 0
         self.shutdown_calls = 0
         self.module = self._build_module()
@@ -164,12 +178,26 @@ class FakeNvml:
         self.init_calls += 1
         if self.init_error is not None:
             raise NVMLError(self.init_error)
+        self.init_count += 1
         self.initialised = True
 
     def nvmlShutdown(self) -> None:
         self._check()
         self.shutdown_calls += 1
-        self.initialised = False
+        self.init_count = max(0, self.init_count - 1)
+        self.initialised = self.init_count > 0
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        self._check()
+        return self.driver_version
+
+    def nvmlSystemGetNVMLVersion(self) -> str:
+        self._check()
+        return self.nvml_version
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:
+        self._check()
+        return self.cuda_driver_version
 
     def nvmlDeviceGetCount(self) -> int:
         self._check()
