@@ -110,6 +110,7 @@ def price_run(
         covered_s = sum(s.duration_s for s in rows if s.host_energy_j is not None)
         host_j = sum(known_host) if known_host else None
         energy_j = sum(known) if known else None
+        notes.extend(str(w) for w in device.details.get("warnings") or ())  # model caveats
         gaps = sum(1 for s in rows if s.energy_j is None)
         if gaps:
             notes.append(
@@ -299,7 +300,7 @@ def _embodied_for(
     duration = run.duration_s
     if duration is None:
         return ()
-    result = embodied_for_run(devices, duration, preset=run.settings.get("embodied"))
+    result = embodied_for_run(devices, duration, preset=run.settings.get("embodied"), host=run.host)
     notes.extend(result.warnings)
     return tuple(result.items)
 
