@@ -159,3 +159,22 @@ def test_embodied_share_precedence() -> None:
     assert item.share == 0.5
     (item,) = embodied_for_run([cpu], 3600.0).items
     assert item.share == 1.0  # no facts: the whole server, as before
+
+
+def test_a_tracked_run_records_the_share_with_its_host_facts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import carbonledger as cl
+    from carbonledger.sensors.fake import FakeSensor, fake_device
+
+    sys_root, proc = make_host(tmp_path, cpus=2, cpu_name=UNKNOWN_XEON)
+    monkeypatch.setenv("CARBONLEDGER_SYSFS_ROOT", str(sys_root))
+    monkeypatch.setenv("CARBONLEDGER_PROC_ROOT", str(proc))
+    sensor = FakeSensor([fake_device("fake:cpu")], {"fake:cpu": 5.0})
+    with cl.Tracker("vm", zone="FR", interval=0.05, sensors=[sensor]) as run:
+        pass
+    d = run.footprint().to_dict()
+    assert d["host"]["host_share_kind"] == "vm"
+    (server,) = d["embodied"]
+    assert server["share"] == pytest.approx(2 / d["host"]["host_threads"])
+    assert any("virtual machine is charged its share" in w for w in d["warnings"])

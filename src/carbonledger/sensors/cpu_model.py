@@ -16,6 +16,14 @@ TDP comes from ``ctx.cpu_tdp_w`` (per socket; method ``modeled``, source
 CodeCarbon's ``cpu_power.csv``; ``modeled``, source ``tdp-table:cpu_power.csv:<name>``),
 else :data:`DEFAULT_TDP_W` (method ``default``, source ``default-tdp``).
 
+On a virtual machine or in a CPU-limited container (:mod:`carbonledger.sensors.virt`) the
+model charges the share of the host the machine may use, not whole sockets: a VM gets
+``TDP × vCPUs / threads per chip`` when its CPU model and the chip's threads are known, else
+Cloud Carbon Footprint's per-vCPU coefficients ``vCPUs × (min + u × (max − min))`` (source
+``vm-share:ccf-<cloud>``); a container on bare metal gets ``TDP × sockets × CPUs / host
+threads``. The caveats are in the device's ``details["warnings"]``, which pricing copies
+into the footprint. Rules and sources: docs/methodology/sensors.md.
+
 Matching a CPU name to the table never guesses: names are normalised (vendor marks,
 clock speeds, core counts and generation words removed), the *model tokens* (tokens
 with a digit: ``6248``, ``e5 2670 v3``, ``9 5950x``) must be identical, and the table

@@ -28,6 +28,7 @@ import functools
 import io
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -132,8 +133,8 @@ def detect_virtualization(
         evidence.append("cpuinfo flag hypervisor")
     hv_type = _read(sysfs_root / "hypervisor" / "type")
     if hv_type:
-        evidence.append(f"/sys/hypervisor/type {hv_type}")
-        kind = hv_type.lower()
+        evidence.append(f"/sys/hypervisor/type {hv_type[:40]!r}")
+        kind = re.sub(r"[^a-z0-9_.-]", "", hv_type.lower())[:32] or "unknown"
     dmi = {n: v for n in _DMI_FILES if (v := _read(sysfs_root / "class" / "dmi" / "id" / n))}
     product = dmi.get("product_name", "").lower()
     for name, value in dmi.items():
