@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.sensors.virt_tree import make_host
 
 from carbonledger.cli.main import main
-from tests.sensors.virt_tree import make_host
 
 
 def simulate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **kw: object) -> None:
