@@ -1,16 +1,48 @@
-"""Facts about the host a run ran on (kept with the run, shown in reports)."""
+"""Facts about the host a run ran on (kept with the run, shown in reports).
+
+Besides the machine's name, OS and size, the facts say whether it is a virtual machine or
+a CPU-limited container and what share of its physical host it is
+(:func:`carbonledger.sensors.virt.detect_host_share`): ``virtualization``, ``cloud``,
+``vcpus``, ``cgroup_cpu_limit``, ``host_threads``, ``host_share`` and their bases. Pricing
+charges embodied emissions by that share (:func:`carbonledger.lifecycle.embodied.host_share`).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["host_info"]
+__all__ = ["host_info", "share_facts"]
 
 
-def host_info() -> dict[str, Any]:
-    """Hostname, OS, Python, CPU count, memory, and this process's pid and start time
-    (the ledger uses both to tell a live tracker from a dead one)."""
+def share_facts(
+    sysfs_root: Path | None = None,
+    proc_root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The virtualization and host-share facts. Roots default to ``CARBONLEDGER_SYSFS_ROOT``
+    and ``CARBONLEDGER_PROC_ROOT`` (else ``/sys`` and ``/proc``). Best effort: ``{}`` on error."""
+    from carbonledger.sensors import cpu_model, virt
+
+    env = os.environ if environ is None else environ
+    sysfs = sysfs_root or Path(env.get("CARBONLEDGER_SYSFS_ROOT") or "/sys")
+    proc = proc_root or virt.proc_root(env)
+    try:
+        name = cpu_model.read_cpu_name(proc / "cpuinfo")
+        entry = cpu_model.match_bundled(name) if name else None
+        share = virt.detect_host_share(
+            sysfs, proc, cpu_model_key=entry.key if entry is not None else None
+        )
+        return share.facts()
+    except Exception:  # host facts are best effort
+        return {}
+
+
+def host_info(sysfs_root: Path | None = None, proc_root: Path | None = None) -> dict[str, Any]:
+    """Hostname, OS, Python, CPU count, memory, this process's pid and start time (the
+    ledger uses both to tell a live tracker from a dead one), and the host-share facts."""
     import platform
 
     from carbonledger import __version__
@@ -32,4 +64,24 @@ def host_info() -> dict[str, Any]:
         info["memory_gb"] = round(procfs.memory_total_bytes() / 1e9, 3)
     except Exception:  # host facts are best effort
         pass
+    machine_id = _machine_id()
+    if machine_id is not None:
+        info["machine_id"] = machine_id
+    info.update(share_facts(sysfs_root, proc_root))
     return info
+
+
+def _machine_id() -> str | None:
+    """A stable id of this machine (runs on one host are matched by it): a hash of
+    /etc/machine-id, which machine-id(5) asks not to expose as it is."""
+    import hashlib
+
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(256).strip()
+        except OSError:
+            continue
+        if raw:
+            return hashlib.sha256(b"carbonledger:" + raw).hexdigest()[:32]
+    return None

@@ -337,7 +337,7 @@ class Tracker:
             zone=self.settings.zone,
             pue=self.settings.pue,
             interval_s=self.settings.interval_s,
-            host=host_info(),
+            host=host_info(self.settings.sysfs_root),
             tags=self.tags,
             pid=os.getpid(),
             heartbeat_at=started_at,
@@ -449,6 +449,7 @@ class Tracker:
             self.settings.pue,
             series=self._series,
             embodied_preset=self.embodied_preset,
+            host=self.record.host if self.record is not None else None,
         )
 
     # -- context manager and decorator --------------------------------------------------

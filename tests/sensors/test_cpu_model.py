@@ -9,7 +9,7 @@ from tests.sensors.fake_clock import FakeClock
 
 from carbonledger.errors import DataError
 from carbonledger.records import Component, Method
-from carbonledger.sensors import cpu_model
+from carbonledger.sensors import cpu_model, virt
 from carbonledger.sensors.base import Absent, ProbeContext
 from carbonledger.sensors.cpu_model import (
     CpuEntry,
@@ -352,3 +352,128 @@ def test_fast_bundled_match_agrees_with_the_full_table() -> None:
         for name in (entry.name, f"{entry.name} CPU @ 2.10GHz", entry.name.upper()):
             assert match_bundled(name) == table.match(name), name
     assert match_bundled("AMD EPYC") is None
+
+
+# -- virtual machines and containers: the share of the host ----------------------------------
+from tests.sensors.virt_tree import UNKNOWN_XEON, cgroup_v2, make_host  # noqa: E402
+
+
+def busy_for(
+    sensor: cpu_model.CpuModelSensor, times: FakeTimes, clock: FakeClock, s: float
+) -> float:
+    """Run the machine fully busy for ``s`` seconds; the mean modelled power in W."""
+    before = sensor.energy_j
+    times.run(s, 1.0)
+    clock.advance(s)
+    (reading,) = sensor.read()
+    assert reading.energy_j is not None
+    return (reading.energy_j - before) / s
+
+
+def test_busy_2_vcpu_vm_with_unknown_cpu_is_charged_its_share(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    sys_root, proc = make_host(tmp_path, cpus=2, cpu_name=UNKNOWN_XEON)
+    times = FakeTimes()
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root), proc_root=proc, cpu_times=times, clock=clock
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    (device,) = sensor.devices()
+    mean_w = busy_for(sensor, times, clock, 10.0)
+    assert mean_w <= 30.0  # not a 120 W socket
+    coeff = virt.vcpu_coefficients(None)
+    assert mean_w == pytest.approx(2 * coeff.max_w)
+    assert device.method is Method.MODELED
+    assert device.source == "vm-share:ccf-any"
+    assert device.uncertainty_rel == coeff.uncertainty_rel
+    # the interval covers the plausible range: CCF's busiest common architectures
+    assert mean_w * (1 + device.uncertainty_rel) >= 2 * 5.4  # Coffee Lake, AWS
+    assert device.details["virtual_machine"] is True
+    assert "share of the host" in device.details["note"]
+    (warning,) = device.details["warnings"]
+    assert "VM share assumed" in warning and "not in the TDP table" in warning
+
+
+def test_vm_cloud_from_dmi_picks_that_clouds_coefficients(clock: FakeClock, tmp_path: Path) -> None:
+    sys_root, proc = make_host(
+        tmp_path, cpus=4, dmi={"sys_vendor": "Amazon EC2", "product_name": "m5.xlarge"}
+    )
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root), proc_root=proc, cpu_times=FakeTimes(), clock=clock
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    assert sensor.devices()[0].source == "vm-share:ccf-aws"
+
+
+def test_vm_with_a_known_cpu_gets_its_share_of_the_chips_tdp(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    sys_root, proc = make_host(tmp_path, cpus=4, cpu_name="AMD EPYC 7351 16-Core Processor")
+    times = FakeTimes()
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root), proc_root=proc, cpu_times=times, clock=clock
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    (device,) = sensor.devices()
+    tdp = device.details["tdp_w"]
+    assert device.source == "vm-share:tdp-table:cpu_power.csv:AMD EPYC 7351"
+    assert device.details["chip_threads"] == 32
+    assert busy_for(sensor, times, clock, 10.0) == pytest.approx(tdp * 4 / 32)
+    assert device.uncertainty_rel == cpu_model.VM_TDP_SHARE_UNCERTAINTY_REL
+
+
+def test_container_with_2_cpus_of_a_64_thread_host(clock: FakeClock, tmp_path: Path) -> None:
+    sys_root, proc = make_host(
+        tmp_path, cpus=64, hypervisor=False, cpu_name=UNKNOWN_XEON, cgroup="0::/job\n"
+    )
+    leaf = cgroup_v2(sys_root, "job", cpu_max="200000 100000", usage_usec=0)
+    sensor = cpu_model.probe(ProbeContext(sysfs_root=sys_root), proc_root=proc, clock=clock)
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    (device,) = sensor.devices()
+    assert device.source == "container-share:default-tdp"
+    assert device.method is Method.DEFAULT
+    assert device.details["utilisation_source"] == "cgroup CPU usage / limit"
+    # both allowed CPUs busy for 10 s: the cgroup used 20 CPU-seconds
+    (leaf / "cpu.stat").write_text("usage_usec 20000000\n")
+    clock.advance(10.0)
+    (reading,) = sensor.read()
+    assert reading.power_w == pytest.approx(cpu_model.DEFAULT_TDP_W * 2 / 64)
+    assert "share of the host" in device.details["warnings"][0]
+
+
+def test_bare_metal_is_unchanged(clock: FakeClock, tmp_path: Path) -> None:
+    sys_root, proc = make_host(
+        tmp_path, cpus=8, hypervisor=False, cpu_name="AMD EPYC 7763 64-Core Processor"
+    )
+    times = FakeTimes()
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root), proc_root=proc, cpu_times=times, clock=clock
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    (device,) = sensor.devices()
+    assert device.source == "tdp-table:cpu_power.csv:AMD EPYC 7763"
+    assert "warnings" not in device.details
+    assert busy_for(sensor, times, clock, 10.0) == pytest.approx(280.0)
+
+
+def test_user_tdp_on_a_vm_is_taken_as_is(clock: FakeClock, tmp_path: Path) -> None:
+    sys_root, proc = make_host(tmp_path, cpus=2)
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root, cpu_tdp_w=10.0),
+        proc_root=proc,
+        cpu_times=FakeTimes(),
+        clock=clock,
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    assert sensor.devices()[0].source == "user:cpu_tdp_w"
+
+
+def test_unknown_cpu_on_bare_metal_warns(tmp_path: Path) -> None:
+    sys_root, proc = make_host(tmp_path, cpus=4, hypervisor=False)
+    sensor = cpu_model.probe(
+        ProbeContext(sysfs_root=sys_root), proc_root=proc, cpu_times=FakeTimes()
+    )
+    assert isinstance(sensor, cpu_model.CpuModelSensor)
+    (warning,) = sensor.devices()[0].details["warnings"]
+    assert "not in the TDP table" in warning and "default 120 W" in warning

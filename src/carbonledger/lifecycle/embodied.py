@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from carbonledger.errors import ConfigError
 from carbonledger.lifecycle.footprint import EmbodiedItem
@@ -37,7 +38,9 @@ __all__ = [
     "DEFAULT_LIFETIME_YEARS",
     "OVERRIDE_KEYS",
     "EmbodiedResult",
+    "HostShare",
     "embodied_for_run",
+    "host_share",
     "sci_embodied_g",
 ]
 
@@ -94,6 +97,41 @@ def sci_embodied_g(
     lifetime_use = _check(lifetime_use, "lifetime_use", low_open=True, high=1.0)
     share = _check(share, "share", high=1.0)
     return total_g * time_reserved_s / (lifetime_years * S_PER_YEAR * lifetime_use) * share
+
+
+@dataclass(frozen=True)
+class HostShare:
+    """The share of its physical host a VM or container reserves, and how it was found.
+
+    SCI's "resources reserved / total resources" measured in CPU threads: the CPUs the run
+    could use (a VM's vCPUs, or a cgroup's CPU limit) over the host's hardware threads.
+    CPU rather than memory: the host's CPU count is what the machine can tell (or the
+    CPU model and cloud tables can), while the host's memory is not visible from a guest.
+    """
+
+    share: float
+    basis: str
+    kind: str  # vm | container | vm+container
+
+
+def host_share(host: Mapping[str, Any] | None) -> HostShare | None:
+    """The host share recorded with a run's host facts (:mod:`carbonledger.hostinfo`), or
+    None on bare metal, for older runs, or when the facts are incomplete."""
+    if not host:
+        return None
+    kind, share = host.get("host_share_kind"), host.get("host_share")
+    if not kind or isinstance(share, bool) or not isinstance(share, (int, float)):
+        return None
+    if not (math.isfinite(share) and 0 < share <= 1):
+        return None
+    return HostShare(float(share), str(host.get("host_share_basis") or "unknown basis"), str(kind))
+
+
+_KIND_WORDS = {
+    "vm": "virtual machine",
+    "container": "container",
+    "vm+container": "container in a VM",
+}
 
 
 @dataclass(frozen=True)
@@ -175,6 +213,8 @@ def embodied_for_run(
     overrides: Mapping[str, float] | None = None,
     lifetime_years: float = DEFAULT_LIFETIME_YEARS,
     lifetime_use: float = 1.0,
+    host: Mapping[str, Any] | None = None,
+    reserved: HostShare | None = None,
 ) -> EmbodiedResult:
     """Embodied emissions of the hardware a run held for ``duration_s`` seconds.
 
@@ -184,7 +224,9 @@ def embodied_for_run(
       A GPU the catalog cannot identify gets no item, only a warning: nothing is invented.
     - Host: the preset's server, else :data:`DEFAULT_HOST_KEY` (labelled default, with a
       warning). Its share is GPUs held / GPUs per server when the server's slots are known
-      (on ⌈held / slots⌉ servers), else the whole server.
+      (on ⌈held / slots⌉ servers), else the VM's or container's share of the host
+      (``reserved``, or :func:`host_share` of the run's ``host`` facts: CPUs usable / host
+      threads), else the whole server.
     - A cloud instance preset (``aws:p4d.24xlarge``) replaces both: the host's CCF total
       (which includes its GPUs) × the instance's share of the host.
 
@@ -196,6 +238,8 @@ def embodied_for_run(
     lifetime_years = _check(lifetime_years, "lifetime_years", low_open=True)
     lifetime_use = _check(lifetime_use, "lifetime_use", low_open=True, high=1.0)
     over = _overrides(overrides)
+    if reserved is None:
+        reserved = host_share(host)
     chosen: EmbodiedPreset | None = get_preset(preset) if preset else None
     common = _Life(duration_s, lifetime_years, lifetime_use)
     items: list[EmbodiedItem] = []
@@ -259,41 +303,49 @@ def embodied_for_run(
             _item(f"GPU {name}", kg_to_g(kg), float(count), 1.0, common, source=source, rel=rel)
         )
 
-    host = chosen.host if chosen is not None and chosen.host is not None else None
-    if host is None and "host_kg" not in over:
-        host = cat[DEFAULT_HOST_KEY]
+    server = chosen.host if chosen is not None and chosen.host is not None else None
+    if server is None and "host_kg" not in over:
+        server = cat[DEFAULT_HOST_KEY]
         warnings.append(
-            f"embodied: host charged as the default server ({host.kgco2e:,.0f} kgCO2e, "
-            f"{host.source}); set an embodied preset for your hardware"
+            f"embodied: host charged as the default server ({server.kgco2e:,.0f} kgCO2e, "
+            f"{server.source}); set an embodied preset for your hardware"
         )
         host_source, host_rel = (
-            f"default: embodied-catalog:{host.key}: {host.source}",
+            f"default: embodied-catalog:{server.key}: {server.source}",
             rel_for("embodied_default"),
         )
     else:
-        entry = host or cat[DEFAULT_HOST_KEY]
+        entry = server or cat[DEFAULT_HOST_KEY]
         host_source, host_rel = _entry_source(entry, "host_kg" in over)
-    host_kg = over.get("host_kg", host.kgco2e if host is not None else 0.0)
+    host_kg = over.get("host_kg", server.kgco2e if server is not None else 0.0)
     slots_f = over.get("host_gpu_slots", chosen.host_gpu_slots if chosen is not None else None)
     slots = int(slots_f) if slots_f else None
     if "share" in over:
-        servers, share = 1.0, over["share"]
+        servers, fraction = 1.0, over["share"]
     elif slots and held:
         n = math.ceil(held / slots)
-        servers, share = float(n), held / (n * slots)
+        servers, fraction = float(n), held / (n * slots)
+    elif reserved is not None:
+        servers, fraction = 1.0, reserved.share
+        host_source = f"{host_source}; share {reserved.share:.4g} = {reserved.basis}"
+        warnings.append(
+            f"embodied: a {_KIND_WORDS.get(reserved.kind, reserved.kind)} is charged its share "
+            f"of the host server, {reserved.share:.1%} ({reserved.basis}), as SCI's resources "
+            "reserved / total resources"
+        )
     else:
-        servers, share = 1.0, 1.0
+        servers, fraction = 1.0, 1.0
         if slots and not held:
             warnings.append(
                 "embodied: no GPU was seen on a GPU server; the whole server is charged"
             )
-    label = host.key if host is not None else "host"
+    label = server.key if server is not None else "host"
     items.append(
         _item(
             f"server {label}",
             kg_to_g(host_kg),
             servers,
-            share,
+            fraction,
             common,
             source=host_source,
             rel=host_rel,

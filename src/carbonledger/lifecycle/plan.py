@@ -8,9 +8,9 @@ through it, sample by sample, so they agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
@@ -88,13 +88,15 @@ def sample_carbon(
 
 @dataclass(frozen=True)
 class PricingPlan:
-    """How a run is priced: PUE, intensity (``series`` when time-aligned, else ``average``)
-    and the embodied preset (None: the catalog's defaults for the devices)."""
+    """How a run is priced: PUE, intensity (``series`` when time-aligned, else ``average``),
+    the embodied preset (None: the catalog's defaults for the devices) and the host facts
+    that set the run's share of the server (a VM's or container's share of its host)."""
 
     pue: PUEChoice
     average: IntensityValue
     series: IntensitySeries | None = None
     embodied_preset: str | None = None
+    host: Mapping[str, Any] | None = None
 
     def grams(self, sample: Sample) -> SampleCarbon | None:
         """Operational carbon of one sample under this plan."""
@@ -108,7 +110,12 @@ class PricingPlan:
             return ()
         from carbonledger.lifecycle.embodied import embodied_for_run
 
-        result = embodied_for_run(devices, duration_s, preset=self.embodied_preset)
+        result = embodied_for_run(
+            devices,
+            duration_s,
+            preset=self.embodied_preset,
+            host=dict(self.host) if self.host is not None else None,
+        )
         notes.extend(result.warnings)
         return tuple(result.items)
 
@@ -128,6 +135,9 @@ def plan_for(
     *,
     series: IntensitySeries | None = None,
     embodied_preset: str | None = None,
+    host: Mapping[str, Any] | None = None,
 ) -> PricingPlan:
     """The plan for a run in ``zone`` with an explicit ``pue`` (None: the default rule)."""
-    return PricingPlan(resolve_pue(pue, zone), average_intensity(zone), series, embodied_preset)
+    return PricingPlan(
+        resolve_pue(pue, zone), average_intensity(zone), series, embodied_preset, host
+    )

@@ -93,6 +93,7 @@ def price_run(
         covered_s = sum(s.duration_s for s in rows if s.host_energy_j is not None)
         host_j = sum(known_host) if known_host else None
         energy_j = sum(known) if known else None
+        notes.extend(str(w) for w in device.details.get("warnings") or ())  # model caveats
         gaps = sum(1 for s in rows if s.energy_j is None)
         if gaps:
             notes.append(
@@ -293,7 +294,7 @@ def plan_for_run(
     if series is None:
         series = run_series(run, ledger, notes)
     preset = getattr(run, "embodied", None) or run.settings.get("embodied")
-    return plan_for(run.zone, run.pue, series=series, embodied_preset=preset)
+    return plan_for(run.zone, run.pue, series=series, embodied_preset=preset, host=run.host)
 
 
 def run_series(

@@ -16,6 +16,14 @@ TDP comes from ``ctx.cpu_tdp_w`` (per socket; method ``modeled``, source
 CodeCarbon's ``cpu_power.csv``; ``modeled``, source ``tdp-table:cpu_power.csv:<name>``),
 else :data:`DEFAULT_TDP_W` (method ``default``, source ``default-tdp``).
 
+On a virtual machine or in a CPU-limited container (:mod:`carbonledger.sensors.virt`) the
+model charges the share of the host the machine may use, not whole sockets: a VM gets
+``TDP × vCPUs / threads per chip`` when its CPU model and the chip's threads are known, else
+Cloud Carbon Footprint's per-vCPU coefficients ``vCPUs × (min + u × (max − min))`` (source
+``vm-share:ccf-<cloud>``); a container on bare metal gets ``TDP × sockets × CPUs / host
+threads``. The caveats are in the device's ``details["warnings"]``, which pricing copies
+into the footprint. Rules and sources: docs/methodology/sensors.md.
+
 Matching a CPU name to the table never guesses: names are normalised (vendor marks,
 clock speeds, core counts and generation words removed), the *model tokens* (tokens
 with a digit: ``6248``, ``e5 2670 v3``, ``9 5950x``) must be identical, and the table
@@ -41,7 +49,7 @@ from pathlib import Path
 from carbonledger import procfs
 from carbonledger.errors import DataError
 from carbonledger.records import Component, DeviceInfo, Method, Reading
-from carbonledger.sensors import _sysfs
+from carbonledger.sensors import _sysfs, virt
 from carbonledger.sensors.base import Absent, ProbeContext
 
 __all__ = [
@@ -49,6 +57,7 @@ __all__ = [
     "DEFAULT_UNCERTAINTY_REL",
     "IDLE_FRACTION",
     "MODELED_UNCERTAINTY_REL",
+    "VM_TDP_SHARE_UNCERTAINTY_REL",
     "CpuEntry",
     "CpuKey",
     "CpuModelSensor",
@@ -82,6 +91,9 @@ MODELED_UNCERTAINTY_REL = 0.35
 # With a default TDP the error is dominated by the unknown part: server CPUs span roughly
 # 45-400 W per socket.
 DEFAULT_UNCERTAINTY_REL = 0.5
+# A VM's share of a known host CPU: the TDP's own error (above) and the share's (SMT
+# siblings are not full cores, the host's other tenants and turbo move the draw) together.
+VM_TDP_SHARE_UNCERTAINTY_REL = 0.45
 
 # -- name normalisation --------------------------------------------------------------------
 _VENDORS = {"intel": "intel", "amd": "amd", "genuineintel": "intel", "authenticamd": "amd"}
@@ -343,8 +355,10 @@ class CpuModelSensor:
         cpu_times: CpuTimes = machine_cpu_times,
         clock: Callable[[], float] = time.monotonic,
         idle_fraction: float = IDLE_FRACTION,
+        power_at: Callable[[float], float] | None = None,
     ) -> None:
         self._device = device
+        self._power_at = power_at
         self.tdp_w = tdp_w
         self.sockets = sockets
         self.idle_fraction = idle_fraction
@@ -372,7 +386,10 @@ class CpuModelSensor:
         d_total = total - self._last_total
         if d_total > 0:
             self._last_u = min(1.0, max(0.0, (busy - self._last_busy) / d_total))
-        power_w = modeled_power_w(self.tdp_w, self.sockets, self._last_u, self.idle_fraction)
+        if self._power_at is not None:
+            power_w = self._power_at(self._last_u)
+        else:
+            power_w = modeled_power_w(self.tdp_w, self.sockets, self._last_u, self.idle_fraction)
         self.energy_j += power_w * dt
         self._last_t, self._last_busy, self._last_total = t, busy, total
         return [Reading(DEVICE_ID, self.energy_j, power_w)]
@@ -381,36 +398,145 @@ class CpuModelSensor:
         pass
 
 
+def _vm_note(share: virt.HostShare) -> str:
+    v = share.virtualization
+    vm = "virtual machine" if v.kind == "unknown" else f"virtual machine ({v.kind})"
+    what = vm if v.is_vm else "container"
+    if v.is_vm and share.cgroup is not None and share.kind == "vm+container":
+        what = f"container in a {vm}"
+    return what
+
+
+def _share_model(
+    share: virt.HostShare,
+    entry: CpuEntry | None,
+    cpu_name: str | None,
+    sockets: int,
+) -> tuple[Callable[[float], float], Method, str, float, dict[str, object], list[str]]:
+    """The power model of a VM's or container's share of its host (see the module doc)."""
+    cpus = share.cpus or 1.0
+    what = _vm_note(share)
+    warnings: list[str] = []
+    details: dict[str, object] = {"host_share": share.share, "host_share_basis": share.basis}
+    chip = virt.chip_threads(entry.key if entry is not None else None)
+    if not share.virtualization.is_vm:
+        # a container on bare metal: its share of every socket of this host
+        tdp_w = entry.tdp_w if entry is not None else DEFAULT_TDP_W
+        fraction = share.share or 1.0
+        base = f"tdp-table:cpu_power.csv:{entry.name}" if entry is not None else "default-tdp"
+        method = Method.MODELED if entry is not None else Method.DEFAULT
+        rel = MODELED_UNCERTAINTY_REL if entry is not None else DEFAULT_UNCERTAINTY_REL
+
+        def power(u: float) -> float:
+            return modeled_power_w(tdp_w, sockets, u) * fraction
+
+        details.update(
+            tdp_w=tdp_w, formula="P = TDP × sockets × share × (f_idle + (1 − f_idle) × u)"
+        )
+        source = f"container-share:{base}"
+        warnings.append(
+            f"cpu: a {what}; CPU power is modelled as its share of the host "
+            f"({fraction:.1%}: {share.basis}), not the whole host"
+        )
+    elif entry is not None and chip is not None:
+        tdp_w, fraction = entry.tdp_w, min(1.0, cpus / chip)
+
+        def power(u: float) -> float:
+            return modeled_power_w(tdp_w, 1, u) * fraction
+
+        method, rel = Method.MODELED, VM_TDP_SHARE_UNCERTAINTY_REL
+        source = f"vm-share:tdp-table:cpu_power.csv:{entry.name}"
+        details.update(
+            tdp_w=tdp_w,
+            chip_threads=chip,
+            formula="P = TDP × (vCPUs / threads per chip) × (f_idle + (1 − f_idle) × u)",
+        )
+        warnings.append(
+            f"cpu: a {what}; CPU power is modelled as its share of the host CPU: "
+            f"{entry.name} {tdp_w:g} W × {cpus:g} / {chip} threads (VM share assumed, "
+            f"±{rel:.0%})"
+        )
+    else:
+        coeff = virt.vcpu_coefficients(share.virtualization.cloud)
+
+        def power(u: float) -> float:
+            return coeff.power_w(cpus, u)
+
+        method, rel, source = Method.MODELED, coeff.uncertainty_rel, coeff.source
+        cloud = coeff.cloud if coeff.cloud != "any" else "any cloud: AWS, Azure and GCP pooled"
+        details.update(
+            tdp_w=None,
+            vcpu_min_w=coeff.min_w,
+            vcpu_max_w=coeff.max_w,
+            vcpu_cloud=coeff.cloud,
+            formula="P = vCPUs × (min_W + u × (max_W − min_W))  (Cloud Carbon Footprint)",
+        )
+        reason = (
+            f"CPU model {cpu_name!r} is not in the TDP table"
+            if entry is None
+            else f"the threads per chip of {entry.name} are unknown"
+        )
+        warnings.append(
+            f"cpu: a {what}; CPU power is modelled as its share of the host (VM share "
+            f"assumed): {cpus:g} vCPUs × Cloud Carbon Footprint's {coeff.min_w:.2f}–"
+            f"{coeff.max_w:.2f} W per vCPU ({cloud}), ±{rel:.0%}; {reason}"
+        )
+    details["note"] = (
+        f"{what}: charged its share of the host, not whole sockets ({share.basis}); "
+        "set cpu_tdp_w to override"
+    )
+    return power, method, source, rel, details, warnings
+
+
 def probe(
     ctx: ProbeContext,
     *,
-    cpuinfo_path: Path = Path("/proc/cpuinfo"),
-    cpu_times: CpuTimes = machine_cpu_times,
+    cpuinfo_path: Path | None = None,
+    proc_root: Path | None = None,
+    cpu_times: CpuTimes | None = None,
     clock: Callable[[], float] = time.monotonic,
     table: CpuTable | None = None,
 ) -> CpuModelSensor | Absent:
-    """A modelled CPU from the CPU's name, socket count and TDP (see the module doc)."""
+    """A modelled CPU from the CPU's name, socket count and TDP (see the module doc); on a
+    virtual machine or in a CPU-limited container, the share of the host it may use."""
+    proc = proc_root if proc_root is not None else virt.proc_root(ctx.environ)
+    cpuinfo_path = cpuinfo_path if cpuinfo_path is not None else proc / "cpuinfo"
     cpu_name = read_cpu_name(cpuinfo_path)
     counted = count_sockets(ctx.sysfs_root)
     sockets = counted or 1
     entry = None
+    if cpu_name is not None:
+        entry = table.match(cpu_name) if table is not None else match_bundled(cpu_name)
+    share = virt.detect_host_share(
+        ctx.sysfs_root,
+        proc,
+        cpu_model_key=entry.key if entry is not None else None,
+        cpuinfo_path=cpuinfo_path,
+    )
+    warnings: list[str] = []
+    power_at: Callable[[float], float] | None = None
+    extra: dict[str, object] = {}
     if ctx.cpu_tdp_w is not None:
         tdp_w, method, source = ctx.cpu_tdp_w, Method.MODELED, "user:cpu_tdp_w"
         uncertainty = MODELED_UNCERTAINTY_REL
+        if share.kind is not None:
+            extra["note"] = f"{_vm_note(share)}: the user's cpu_tdp_w is taken as this machine's"
+    elif share.kind is not None:
+        power_at, method, source, uncertainty, extra, warnings = _share_model(
+            share, entry, cpu_name, sockets
+        )
+        tdp_w = entry.tdp_w if entry is not None else DEFAULT_TDP_W
+    elif entry is not None:
+        tdp_w, method = entry.tdp_w, Method.MODELED
+        source = f"tdp-table:cpu_power.csv:{entry.name}"
+        uncertainty = MODELED_UNCERTAINTY_REL
     else:
-        if cpu_name is None:
-            entry = None
-        elif table is not None:
-            entry = table.match(cpu_name)
-        else:
-            entry = match_bundled(cpu_name)
-        if entry is not None:
-            tdp_w, method = entry.tdp_w, Method.MODELED
-            source = f"tdp-table:cpu_power.csv:{entry.name}"
-            uncertainty = MODELED_UNCERTAINTY_REL
-        else:
-            tdp_w, method, source = DEFAULT_TDP_W, Method.DEFAULT, "default-tdp"
-            uncertainty = DEFAULT_UNCERTAINTY_REL
+        tdp_w, method, source = DEFAULT_TDP_W, Method.DEFAULT, "default-tdp"
+        uncertainty = DEFAULT_UNCERTAINTY_REL
+        warnings.append(
+            f"cpu: CPU model {cpu_name or 'unknown'!r} is not in the TDP table; modelled at "
+            f"the default {DEFAULT_TDP_W:g} W per socket (±{uncertainty:.0%}); set cpu_tdp_w"
+        )
     details: dict[str, object] = {
         "cpu_name": cpu_name,
         "tdp_w": tdp_w,
@@ -419,13 +545,23 @@ def probe(
         "sockets_source": "sysfs physical_package_id" if counted else "assumed 1",
         "idle_fraction": IDLE_FRACTION,
         "formula": "P = TDP × sockets × (f_idle + (1 − f_idle) × u)",
-        "virtual_machine": is_virtual_machine(cpuinfo_path),
+        "virtual_machine": share.virtualization.is_vm,
+        "virtualization": share.virtualization.kind,
+        "cgroup_cpu_limit": None if share.cgroup is None else share.cgroup.cpus,
+        **extra,
     }
-    if details["virtual_machine"]:
-        details["note"] = (
-            "virtual machine: the model counts whole physical sockets; set cpu_tdp_w to "
-            "this VM's share of the host CPU's TDP"
-        )
+    if warnings:
+        details["warnings"] = warnings
+    times = cpu_times
+    if times is None:
+        times = machine_cpu_times
+        if power_at is not None and share.cgroup is not None and share.cpus == share.cgroup.cpus:
+            try:
+                virt.cgroup_usage_s(share.cgroup)
+                times = virt.cgroup_cpu_times(share.cgroup, clock)
+                details["utilisation_source"] = "cgroup CPU usage / limit"
+            except (OSError, ValueError):
+                details["utilisation_source"] = "machine-wide /proc/stat (cgroup usage unreadable)"
     device = DeviceInfo(
         device_id=DEVICE_ID,
         component=Component.CPU,
@@ -437,7 +573,12 @@ def probe(
     )
     try:
         return CpuModelSensor(
-            device, tdp_w=tdp_w, sockets=sockets, cpu_times=cpu_times, clock=clock
+            device,
+            tdp_w=tdp_w,
+            sockets=sockets,
+            cpu_times=times,
+            clock=clock,
+            power_at=power_at,
         )
     except Exception as exc:
         return Absent(KIND, f"cannot read CPU times: {exc}", component=Component.CPU)
