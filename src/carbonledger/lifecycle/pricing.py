@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import (
+    Attribution,
     ComponentEnergy,
     EmbodiedItem,
     Footprint,
@@ -21,6 +22,7 @@ from carbonledger.lifecycle.footprint import (
     IntensityUsed,
     SpanFootprint,
 )
+from carbonledger.lifecycle.sharing import ALONE, Sharing, share_for_run
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
 from carbonledger.units import J_PER_KWH
@@ -331,14 +333,34 @@ def footprint_for_run(
     notes = list(extra_warnings)
     if series is None:
         series = stored_series(run, notes)
-    return price_run(
+    sharing = _shared_host_step(ledger, run)
+    fp = price_run(
         run,
         devices,
-        ledger.samples(run.run_id),
-        ledger.spans(run.run_id),
+        sharing.samples,
+        [sharing.scale_span(s) for s in ledger.spans(run.run_id)],
         ledger.metrics(run.run_id),
         ledger.functional_unit(run.run_id),
         series=series,
-        embodied=_embodied_for(run, devices, notes),
-        warnings=notes,
+        embodied=sharing.scale_embodied(_embodied_for(run, devices, notes)),
+        warnings=[*notes, *sharing.warnings],
     )
+    return _with_attribution(fp, sharing)
+
+
+# -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------
+def _shared_host_step(ledger: Ledger, run: RunRecord) -> Sharing:
+    """The run's samples split with the runs that overlapped it on its host, in its ledger."""
+    return share_for_run(ledger, run, ledger.samples(run.run_id))
+
+
+def _with_attribution(fp: Footprint, sharing: Sharing) -> Footprint:
+    if sharing.alone:
+        return replace(fp, attribution=Attribution(ALONE))
+    attribution = Attribution(
+        sharing.method,
+        shared_s=sharing.shared_s,
+        energy_alone_j=sharing.energy_alone_j,
+        embodied_factor=sharing.embodied_factor,
+    )
+    return replace(fp, shared_with=sharing.shared_with, attribution=attribution)

@@ -596,6 +596,39 @@ class SqliteLedger:
     def __repr__(self) -> str:
         return f"SqliteLedger({str(self.path)!r})"
 
+    # -- runs sharing a host (lifecycle/sharing.py) ----------------------------------
+    def overlapping_runs(self, run: RunRecord) -> list[RunRecord]:
+        """Other runs on ``run``'s host (its ``machine_id``, else ``hostname``) whose time
+        overlaps it; a run without an end (still running) counts up to now. Oldest first.
+        """
+        key = run.host.get("machine_id") or run.host.get("hostname")
+        if not key:
+            return []
+        now = time.time()
+        params = {
+            "id": run.run_id,
+            "key": str(key),
+            "start": run.started_at,
+            "end": run.ended_at if run.ended_at is not None else now,
+            "now": now,
+        }
+
+        def query(conn: sqlite3.Connection) -> list[RunRecord]:
+            rows = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id != :id AND started_at < :end "
+                "AND COALESCE(ended_at, :now) > :start AND COALESCE("
+                "NULLIF(json_extract(host_json, '$.machine_id'), ''), "
+                "NULLIF(json_extract(host_json, '$.hostname'), '')) = :key "
+                "ORDER BY started_at, rowid",
+                params,
+            ).fetchall()
+            return [run_from_row(r) for r in rows]
+
+        runs = self._read("find overlapping runs", query)
+        if self._settle(runs):
+            runs = self._read("find overlapping runs", query)
+        return runs
+
 
 def open_ledger(
     path: Path,
