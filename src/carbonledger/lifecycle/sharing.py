@@ -257,11 +257,11 @@ class _OthersIndex:
 
 def _share_one(
     s: Sample, scope: Scope, index: _OthersIndex
-) -> tuple[Sample, list[tuple[str, str, bool]]]:
+) -> tuple[Sample, set[tuple[str, str, bool]]]:
     """One own sample after sharing, and (other run, kind of its claim, oversubscribed)."""
     own_claim = _claim(scope, s)
-    if own_claim is None or s.t_end <= s.t_start or s.host_energy_j is None:
-        return s, []
+    if own_claim is None or s.energy_j is None or s.host_energy_j is None or s.t_end <= s.t_start:
+        return s, set()
     a, b = s.t_start, s.t_end
     hits = [
         (run_id, o, c)
@@ -269,12 +269,11 @@ def _share_one(
         if (c := _claim(index.scope[run_id], o)) is not None
     ]
     if not hits:
-        return s, []
+        return s, set()
     cuts = sorted({a, b, *(t for _, o, _ in hits for t in (o.t_start, o.t_end) if a < t < b)})
-    natural = s.energy_j if s.energy_j is not None else 0.0
     length = b - a
     total = 0.0
-    used: list[tuple[str, str, bool]] = []
+    used: set[tuple[str, str, bool]] = set()
     for u, v in itertools.pairwise(cuts):
         mid = (u + v) / 2
         claims: dict[str, Claim] = {}
@@ -282,7 +281,7 @@ def _share_one(
             if o.t_start <= mid < o.t_end and run_id not in claims:
                 claims[run_id] = c
         if not claims:
-            total += natural * (v - u) / length
+            total += s.energy_j * (v - u) / length  # nobody else there: unchanged
             continue
         claims[_SELF] = own_claim
         parts = split_interval(claims)
@@ -294,7 +293,7 @@ def _share_one(
             kind = PROCESS_SHARE if c.share is not None else EVEN
             if c.share is None and c.weight != own_claim.weight:
                 kind = WEIGHTED
-            used.append((run_id, kind, measured > 1.0 + 1e-9))
+            used.add((run_id, kind, measured > 1.0 + 1e-9))
     return replace(s, energy_j=total), used
 
 

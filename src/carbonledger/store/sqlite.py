@@ -601,13 +601,17 @@ class SqliteLedger:
         """Other runs on ``run``'s host (its ``machine_id``, else ``hostname``) whose time
         overlaps it; a run without an end (still running) counts up to now. Oldest first.
         """
-        key = run.host.get("machine_id") or run.host.get("hostname")
-        if not key:
+
+        def host(r: RunRecord) -> str | None:
+            key = r.host.get("machine_id") or r.host.get("hostname")
+            return str(key) if key else None
+
+        key = host(run)
+        if key is None:
             return []
         now = time.time()
         params = {
             "id": run.run_id,
-            "key": str(key),
             "start": run.started_at,
             "end": run.ended_at if run.ended_at is not None else now,
             "now": now,
@@ -616,13 +620,10 @@ class SqliteLedger:
         def query(conn: sqlite3.Connection) -> list[RunRecord]:
             rows = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id != :id AND started_at < :end "
-                "AND COALESCE(ended_at, :now) > :start AND COALESCE("
-                "NULLIF(json_extract(host_json, '$.machine_id'), ''), "
-                "NULLIF(json_extract(host_json, '$.hostname'), '')) = :key "
-                "ORDER BY started_at, rowid",
+                "AND COALESCE(ended_at, :now) > :start ORDER BY started_at, rowid",
                 params,
             ).fetchall()
-            return [run_from_row(r) for r in rows]
+            return [r for r in map(run_from_row, rows) if host(r) == key]
 
         runs = self._read("find overlapping runs", query)
         if self._settle(runs):
