@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA",
+    "Attribution",
     "ComponentEnergy",
     "EmbodiedItem",
     "Footprint",
@@ -177,6 +178,30 @@ class FunctionalUnit:
 
 
 @dataclass(frozen=True)
+class Attribution:
+    """How a run's share of a shared host was found (see ``lifecycle/sharing.py``).
+
+    ``method`` is ``alone``, ``even``, ``process-share``, ``remainder`` or ``weighted``;
+    the other fields are set only when the run shared the host.
+    """
+
+    method: str
+    shared_s: float | None = None
+    energy_alone_j: float | None = None
+    embodied_factor: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"method": self.method}
+        if self.shared_s is not None:
+            d["shared_s"] = self.shared_s
+        if self.energy_alone_j is not None:
+            d["energy_alone_kwh"] = j_to_kwh(self.energy_alone_j)
+        if self.embodied_factor is not None:
+            d["embodied_factor"] = self.embodied_factor
+        return d
+
+
+@dataclass(frozen=True)
 class Footprint:
     """Energy and carbon of a run (measured) or an estimate (modelled)."""
 
@@ -204,6 +229,8 @@ class Footprint:
     functional_unit: FunctionalUnit | None = None
     tags: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    shared_with: tuple[str, ...] = ()  # runs that shared the host with this one
+    attribution: Attribution | None = None  # how it was split; None: not looked at
 
     @property
     def facility_energy_j(self) -> float | None:
@@ -256,4 +283,6 @@ class Footprint:
             if self.functional_unit is None
             else self.functional_unit.to_dict(),
             "warnings": list(self.warnings),
+            "shared_with": list(self.shared_with),
+            "attribution": None if self.attribution is None else self.attribution.to_dict(),
         }

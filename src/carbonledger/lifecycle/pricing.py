@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import (
+    Attribution,
     ComponentEnergy,
     EmbodiedItem,
     Footprint,
@@ -28,6 +30,7 @@ from carbonledger.lifecycle.plan import (
     resolve_pue,
     sample_carbon,
 )
+from carbonledger.lifecycle.sharing import ALONE, Sharing, share_for_run
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
 from carbonledger.units import J_PER_KWH
@@ -322,19 +325,21 @@ def footprint_for_run(
     notes = list(extra_warnings)
     notes.extend(_stored_warnings(ledger, run.run_id))
     plan = plan_for_run(run, ledger, series=series, notes=notes)
-    return price_run(
+    sharing = _shared_host_step(ledger, run)
+    fp = price_run(
         run,
         devices,
-        ledger.samples(run.run_id),
-        ledger.spans(run.run_id),
+        sharing.samples,
+        [sharing.scale_span(s) for s in ledger.spans(run.run_id)],
         ledger.metrics(run.run_id),
         ledger.functional_unit(run.run_id),
         series=plan.series,
         average=plan.average,
         pue=plan.pue,
-        embodied=plan.embodied(devices, run.duration_s, notes),
-        warnings=notes,
+        embodied=sharing.scale_embodied(plan.embodied(devices, run.duration_s, notes)),
+        warnings=[*notes, *sharing.warnings],
     )
+    return _with_attribution(fp, sharing)
 
 
 def _stored_warnings(ledger: Ledger, run_id: str) -> list[str]:
@@ -348,3 +353,21 @@ def _stored_warnings(ledger: Ledger, run_id: str) -> list[str]:
         return []
     messages = kept.get("messages") if isinstance(kept, dict) else None
     return [str(m) for m in messages] if isinstance(messages, list) else []
+
+
+# -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------
+def _shared_host_step(ledger: Ledger, run: RunRecord) -> Sharing:
+    """The run's samples split with the runs that overlapped it on its host, in its ledger."""
+    return share_for_run(ledger, run, ledger.samples(run.run_id))
+
+
+def _with_attribution(fp: Footprint, sharing: Sharing) -> Footprint:
+    if sharing.alone:
+        return replace(fp, attribution=Attribution(ALONE))
+    attribution = Attribution(
+        sharing.method,
+        shared_s=sharing.shared_s,
+        energy_alone_j=sharing.energy_alone_j,
+        embodied_factor=sharing.embodied_factor,
+    )
+    return replace(fp, shared_with=sharing.shared_with, attribution=attribution)

@@ -596,6 +596,40 @@ class SqliteLedger:
     def __repr__(self) -> str:
         return f"SqliteLedger({str(self.path)!r})"
 
+    # -- runs sharing a host (lifecycle/sharing.py) ----------------------------------
+    def overlapping_runs(self, run: RunRecord) -> list[RunRecord]:
+        """Other runs on ``run``'s host (its ``machine_id``, else ``hostname``) whose time
+        overlaps it; a run without an end (still running) counts up to now. Oldest first.
+        """
+
+        def host(r: RunRecord) -> str | None:
+            key = r.host.get("machine_id") or r.host.get("hostname")
+            return str(key) if key else None
+
+        key = host(run)
+        if key is None:
+            return []
+        now = time.time()
+        params = {
+            "id": run.run_id,
+            "start": run.started_at,
+            "end": run.ended_at if run.ended_at is not None else now,
+            "now": now,
+        }
+
+        def query(conn: sqlite3.Connection) -> list[RunRecord]:
+            rows = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id != :id AND started_at < :end "
+                "AND COALESCE(ended_at, :now) > :start ORDER BY started_at, rowid",
+                params,
+            ).fetchall()
+            return [r for r in map(run_from_row, rows) if host(r) == key]
+
+        runs = self._read("find overlapping runs", query)
+        if self._settle(runs):
+            runs = self._read("find overlapping runs", query)
+        return runs
+
 
 def open_ledger(
     path: Path,
