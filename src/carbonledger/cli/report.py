@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, settings_from_args, write_output
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    settings_from_args,
+    write_output,
+)
 from carbonledger.report.base import FORMATS
 
 __all__ = ["register"]
@@ -37,7 +42,6 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from carbonledger.lifecycle.pricing import footprint_for_run, stored_series
     from carbonledger.report.base import ReportInput, render
-    from carbonledger.store import open_ledger
 
     settings = settings_from_args(args)
     series = None
@@ -47,7 +51,7 @@ def handle(args: argparse.Namespace) -> int:
         from carbonledger.intensity.series_csv import load_series
 
         series = load_series(Path(args.intensity_series), basis=args.basis)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         runs = [ledger.get_run(r) for r in args.runs]
         footprints = [footprint_for_run(ledger, r.run_id, series=series) for r in runs]

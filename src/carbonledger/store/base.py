@@ -88,8 +88,15 @@ class Ledger(Protocol):
     def close(self) -> None: ...
 
 
+_WARNED: set[str] = set()
+
+
 def warn_bad_row(error: CorruptRunError) -> None:
-    """The default ``on_bad_row``: one logged warning per skipped run."""
+    """The default ``on_bad_row``: one logged warning per damaged run and process."""
     import logging
 
-    logging.getLogger("carbonledger.store").warning("%s (run left out)", error)
+    text = str(error)
+    if text in _WARNED:
+        return
+    _WARNED.add(text)
+    logging.getLogger("carbonledger.store").warning("%s (run left out)", text)
