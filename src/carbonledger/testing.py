@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -356,7 +357,7 @@ def check_typed_pricing_fields(factory: LedgerFactory) -> None:
 
 
 def check_liveness(factory: LedgerFactory) -> None:
-    from carbonledger.records import Sample, RunStatus
+    from carbonledger.records import RunStatus, Sample
 
     with _Opened(factory) as led:
         now = time.time()
@@ -476,7 +477,7 @@ def check_bad_rows(factory: LedgerFactory, tamper: Tamper) -> None:
             led.create_run(bad, [])
             tamper(led, bad.run_id, column, raw)
             error = _raises(
-                CorruptRunError, lambda: led.get_run(bad.run_id), f"get_run of a bad {column}"
+                CorruptRunError, partial(led.get_run, bad.run_id), f"get_run of a bad {column}"
             )
             _expect(
                 bad.run_id in str(error) and column in str(error) and "\n" not in str(error),
@@ -493,7 +494,7 @@ def check_bad_rows(factory: LedgerFactory, tamper: Tamper) -> None:
             led.append_samples(run.run_id, [Sample("rapl:package-0", 1.0, 2.0, 3.0, 3.0)], 2.0)
             tamper(led, run.run_id, "samples.energy_j", raw)
             error = _raises(
-                CorruptRunError, lambda: led.samples(run.run_id), f"a sample energy of {raw!r}"
+                CorruptRunError, partial(led.samples, run.run_id), f"a sample energy of {raw!r}"
             )
             _expect(
                 run.run_id in str(error) and "sample 0" in str(error),
