@@ -97,3 +97,47 @@ def test_valid_numbers_round_trip_through_text(pue: float, interval: float) -> N
 def test_replace_parses_like_arguments() -> None:
     s = Settings().replace(scope="process", interval_s="0.25", zone=None)
     assert s.scope is Scope.PROCESS and s.interval_s == 0.25 and s.zone is None
+
+
+# -- issue 9, defect 7 (config part): types and the byte-order mark ---------------------
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("ledger = 5", "ledger"),
+        ("ledger = true", "ledger"),
+        ('ledger = ["a"]', "ledger"),
+        ('ledger = ""', "ledger"),
+        ("sysfs_root = 5", "sysfs_root"),
+        ("intensity_series = 1.5", "intensity_series"),
+        ("zone = 5", "zone"),
+        ("phase = 3", "phase"),
+        ('ledger = "foo://x"', "unknown ledger scheme 'foo'"),
+        ('ledger = "sqlite://host/x"', "ledger"),
+    ],
+)
+def test_wrong_types_in_the_config_file_name_the_setting(
+    tmp_path: Path, line: str, needle: str
+) -> None:
+    cfg = write(tmp_path / "c.toml", line + "\n")
+    with pytest.raises(ConfigError) as info:
+        Settings.load(environ={}, config_path=cfg)
+    assert needle in str(info.value) and "c.toml" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "5").exists()
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    cfg = tmp_path / "bom.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + b'zone = "DE"\nledger = "sqlite:///tmp/x.sqlite"\n')
+    s = Settings.load(environ={}, config_path=cfg)
+    assert s.zone == "DE" and s.ledger_url == "sqlite:///tmp/x.sqlite"
+    assert s.ledger_path == Path("/tmp/x.sqlite")
+
+
+@pytest.mark.parametrize("value", ["memory://shared", "sqlite:rel.sqlite", "~/x.sqlite"])
+def test_ledger_urls_from_every_layer(tmp_path: Path, value: str) -> None:
+    cfg = write(tmp_path / "c.toml", f'ledger = "{value}"\n')
+    from_file = Settings.load(environ={}, config_path=cfg)
+    from_env = Settings.load(environ={"CARBONLEDGER_LEDGER": value}, config_path=tmp_path / "n")
+    assert from_file.ledger_url == from_env.ledger_url
+    assert "~" not in from_file.ledger_url

@@ -249,9 +249,12 @@ def test_series_is_kept_with_the_run(tmp_path: Path) -> None:
     series.write_text(
         "timestamp,g_per_kwh\n2020-01-01T00:00:00Z,999\n"
     )  # editing the file later changes nothing
+    series.unlink()  # the run re-prices from the ledger alone
     ledger_path = Path(__import__("os").environ["CARBONLEDGER_LEDGER"])
-    assert series_path_for(ledger_path, run.run_id).is_file()
+    assert not series_path_for(ledger_path, run.run_id).exists()  # nothing beside the ledger
     with open_ledger(ledger_path) as ledger:
+        kept = ledger.series(run.run_id)
+        assert kept is not None and kept.values_g_per_kwh[:2] == (50.0, 60.0)
         assert (
             cl.footprint_for_run(ledger, run.run_id).to_dict()["intensity"]["g_per_kwh"] == before
         )

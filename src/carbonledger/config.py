@@ -1,9 +1,11 @@
 """One frozen :class:`Settings`, layered: defaults < config file < environment < arguments.
 
 Values are parsed and validated once, here; the rest of the package reads typed fields.
-The config file is TOML, at ``$CARBONLEDGER_CONFIG`` or
-``$XDG_CONFIG_HOME/carbonledger/config.toml`` (``~/.config/...``), with the same keys as
-the fields below, at top level or under ``[carbonledger]``.
+The config file is TOML (UTF-8; a leading byte-order mark is accepted), at
+``$CARBONLEDGER_CONFIG`` or ``$XDG_CONFIG_HOME/carbonledger/config.toml``
+(``~/.config/...``), with the same keys as the fields below, at top level or under
+``[carbonledger]``. A value of the wrong type (``ledger = 5``) is a ConfigError naming
+the setting.
 """
 
 from __future__ import annotations
@@ -49,11 +51,20 @@ def default_config_path() -> Path:
     return Path(base) / "carbonledger" / "config.toml"
 
 
+def _default_ledger_url() -> str:
+    return str(default_ledger_path())
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a tracker needs, typed and validated."""
+    """Everything a tracker needs, typed and validated.
 
-    ledger_path: Path = field(default_factory=default_ledger_path)
+    ``ledger_url`` is a path or URL (``sqlite:///abs/path``, ``sqlite:rel/path``,
+    ``memory://NAME``, or a plug-in's scheme); see :mod:`carbonledger.store.registry`.
+    The setting is called ``ledger`` in files, ``CARBONLEDGER_LEDGER`` and ``--ledger``.
+    """
+
+    ledger_url: str = field(default_factory=_default_ledger_url)
     zone: str | None = None
     pue: float | None = None
     interval_s: float = 1.0
@@ -74,6 +85,11 @@ class Settings:
         def check(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
+
+        check(
+            isinstance(self.ledger_url, str) and self.ledger_url.strip() != "",
+            f"ledger must be a path or URL (text), got {self.ledger_url!r}",
+        )
 
         check(
             math.isfinite(self.interval_s) and MIN_INTERVAL_S <= self.interval_s <= MAX_INTERVAL_S,
@@ -111,6 +127,27 @@ class Settings:
             f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}",
         )
 
+    @property
+    def ledger_path(self) -> Path:
+        """The ledger's file, for a bare path or ``sqlite:`` URL.
+
+        ConfigError for a ledger that is not a local file (``memory://``, plug-ins): use
+        ``ledger_url`` (what :func:`carbonledger.store.open_ledger` takes) for those.
+        """
+        from carbonledger.store.registry import local_path
+
+        path = local_path(self.ledger_url)
+        if path is None:
+            raise ConfigError(f"ledger {self.ledger_url} is not a file (it has no ledger_path)")
+        return path
+
+    @property
+    def ledger_file(self) -> Path | None:
+        """The ledger's file, or None for a ledger that is not a local file."""
+        from carbonledger.store.registry import local_path
+
+        return local_path(self.ledger_url)
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` parsed like arguments (``None`` values are ignored)."""
         parsed = _parse_mapping({k: v for k, v in changes.items() if v is not None}, "argument")
@@ -139,7 +176,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_NAMES = {
-    "LEDGER": "ledger_path",
+    "LEDGER": "ledger_url",
     "ZONE": "zone",
     "PUE": "pue",
     "INTERVAL": "interval_s",
@@ -157,7 +194,8 @@ _ENV_NAMES = {
     "LOG_LEVEL": "log_level",
 }
 _FILE_ALIASES = {
-    "ledger": "ledger_path",
+    "ledger": "ledger_url",
+    "ledger_path": "ledger_url",
     "interval": "interval_s",
     "flush_interval": "flush_interval_s",
     "provider_interval": "provider_interval_s",
@@ -174,8 +212,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
+        # a byte-order mark (Windows editors write one) is accepted, not part of the TOML
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read config file {path}: not UTF-8 text") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -205,11 +244,38 @@ def _parse_mapping(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
     return parsed
 
 
-def _parse_value(name: str, value: Any, origin: str) -> Any:
-    where = f"{origin}: {name}"
+_PATHS = ("sysfs_root", "intensity_series")
+_TEXTS = ("zone", "provider", "phase", "log_level", "scope")
+
+
+def _setting_name(name: str) -> str:
+    return "ledger" if name == "ledger_url" else name
+
+
+def _parse_ledger(value: Any, where: str) -> str:
+    from carbonledger.store.registry import check_target, split_scheme
+
+    text: str = str(os.fspath(value)).strip()
+    if not text or "\0" in text:
+        raise ConfigError(f"{where}: invalid value {value!r} (a path or URL is expected)")
     try:
-        if name in ("ledger_path", "sysfs_root", "intensity_series"):
-            return Path(os.path.expanduser(str(value)))
+        check_target(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return text if split_scheme(text) is not None else os.path.expanduser(text)
+
+
+def _parse_value(name: str, value: Any, origin: str) -> Any:
+    where = f"{origin}: {_setting_name(name)}"
+    if name in (*_PATHS, "ledger_url") and not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{where}: must be a path (text), got {type(value).__name__} {value!r}")
+    if name in _TEXTS and not isinstance(value, str):
+        raise ConfigError(f"{where}: must be text, got {type(value).__name__} {value!r}")
+    try:
+        if name == "ledger_url":
+            return _parse_ledger(value, where)
+        if name in _PATHS:
+            return Path(os.path.expanduser(os.fspath(value)))
         if name in (
             "pue",
             "interval_s",

@@ -9,8 +9,9 @@ with a one-line message.
     ├── ConfigError            bad settings (file, environment or arguments)
     ├── DataError              malformed input data: CSV rows, tables, sysfs values
     │   └── UnknownZoneError   a zone that no table knows (with close matches)
-    ├── LedgerError            the ledger cannot be opened, migrated or written
-    │   └── RunNotFoundError   no run, or an ambiguous prefix
+    ├── LedgerError            the ledger cannot be opened, migrated or written, or is damaged
+    │   ├── RunNotFoundError   no run, or an ambiguous prefix
+    │   └── CorruptRunError    one stored run (or its samples, spans …) cannot be read back
     ├── SensorError            a sensor failed to read (recorded, never raised into hosts)
     ├── ProviderError          a live intensity provider failed (auth, timeout, format)
     └── BudgetExceeded         a carbon or energy budget with on_exceed="stop" was spent
@@ -22,6 +23,7 @@ __all__ = [
     "BudgetExceeded",
     "CarbonLedgerError",
     "ConfigError",
+    "CorruptRunError",
     "DataError",
     "LedgerError",
     "ProviderError",
@@ -59,6 +61,18 @@ class LedgerError(CarbonLedgerError):
 
 class RunNotFoundError(LedgerError):
     """No run matches the id or prefix, or the prefix is ambiguous."""
+
+
+class CorruptRunError(LedgerError):
+    """One run's stored data is damaged; the message names the ledger, run and field.
+
+    ``get_run`` and the per-run reads raise it; listings skip the run and report it.
+    """
+
+    def __init__(self, message: str, *, run_id: str, field: str) -> None:
+        self.run_id = run_id
+        self.field = field
+        super().__init__(message)
 
 
 class SensorError(CarbonLedgerError):

@@ -53,7 +53,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "cpu_model": "carbonledger.sensors.cpu_model:probe",
         "ram_model": "carbonledger.sensors.ram_model:probe",
     },
-    "carbonledger.ledgers": {},
+    "carbonledger.ledgers": {
+        "sqlite": "carbonledger.store.sqlite:open_sqlite_url",
+        "memory": "carbonledger.store.memory:open_memory_url",
+    },
     "carbonledger.providers": {},
     "carbonledger.formats": {
         "text": "carbonledger.report.text:render",

@@ -114,9 +114,16 @@ def open_recorder(settings: Settings, provider: Any, run_id: str) -> LiveIntensi
         return None
     from carbonledger.intensity.live import LiveIntensityRecorder, series_path_for
 
+    ledger_file = settings.ledger_file
+    if ledger_file is not None:
+        path = series_path_for(ledger_file, run_id)
+    else:  # a ledger that is not a file keeps the series itself; this is a scratch copy
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="carbonledger-series-")) / f"{run_id}.csv"
     return LiveIntensityRecorder(
         provider,
         settings.zone,
-        series_path_for(settings.ledger_path, run_id),
+        path,
         interval_s=settings.provider_interval_s,
     )

@@ -155,6 +155,10 @@ class RunRecord:
     pid: int | None = None
     heartbeat_at: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # what pricing needs, in typed ledger columns (also kept in ``settings`` for old readers)
+    embodied: str | None = None  # embodied-emissions preset name
+    intensity_provider: str | None = None  # live intensity provider that recorded the series
+    intensity_series: str | None = None  # where the run's intensity series came from
 
     @property
     def duration_s(self) -> float | None:

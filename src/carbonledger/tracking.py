@@ -298,7 +298,7 @@ class Tracker:
         from carbonledger.store.writer import LedgerWriter
 
         writer = self._writer = LedgerWriter(
-            self.settings.ledger_path,
+            self.settings.ledger_url,
             flush_interval_s=self.settings.flush_interval_s,
             warn=self._warn,
         )

@@ -142,3 +142,66 @@ def test_no_permission_is_a_ledger_error(tmp_path: Path) -> None:
         assert "ledger.sqlite" in str(info.value)
     finally:
         folder.chmod(0o700)
+
+
+# -- v1 -> v2: typed pricing columns, series and attachments tables ---------------------
+def _v1_ledger(path: Path, rows: list[tuple[str, str]]) -> None:
+    """A ledger exactly as the version-1 schema wrote it: ``(run_id, settings_json)`` rows."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    migrate(conn, path, MIGRATIONS[:1])
+    conn.execute("COMMIT")
+    for i, (run_id, settings_json) in enumerate(rows):
+        conn.execute(
+            "INSERT INTO runs (run_id, name, phase, status, started_at, scope, interval_s, "
+            "host_json, tags_json, settings_json) VALUES (?, 'job', 'training', 'completed', "
+            "?, 'machine', 1.0, '{}', '{}', ?)",
+            (run_id, 1000.0 + i, settings_json),
+        )
+    conn.close()
+    assert _pragma(path, "user_version") == 1
+
+
+def test_a_v1_ledger_is_migrated_and_its_typed_columns_back_filled(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _v1_ledger(
+        path,
+        [
+            (
+                "full",
+                '{"embodied": "cloud", "intensity_provider": "watttime", '
+                '"intensity_series": "/data/series/full.csv", "interval_s": 1.0}',
+            ),
+            ("none", '{"embodied": null, "interval_s": 1.0}'),
+            ("odd", '{"embodied": 5}'),
+            ("broken", "{not json"),
+        ],
+    )
+    skipped: list[str] = []
+    with open_ledger(path) as led:
+        full = led.get_run("full")
+        assert (full.embodied, full.intensity_provider, full.intensity_series) == (
+            "cloud",
+            "watttime",
+            "/data/series/full.csv",
+        )
+        assert full.settings["embodied"] == "cloud"  # the blob keeps its keys
+        assert led.get_run("none").embodied is None
+        assert led.get_run("odd").embodied is None
+        listed = led.list_runs(on_bad_row=lambda e: skipped.append(e.run_id))
+        assert sorted(r.run_id for r in listed) == ["full", "none", "odd"]
+        assert led.series("full") is None and led.attachments("full") == {}
+    assert skipped == ["broken"]
+    assert _pragma(path, "user_version") == SCHEMA_VERSION == 2
+
+
+def test_typed_columns_are_real_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    run = make_run()
+    run = type(run)(**{**run.__dict__, "embodied": "laptop", "intensity_provider": "em"})
+    with open_ledger(path) as led:
+        led.create_run(run, [])
+    conn = sqlite3.connect(path)
+    row = conn.execute("SELECT embodied, intensity_provider, intensity_series FROM runs").fetchone()
+    conn.close()
+    assert row == ("laptop", "em", None)

@@ -5,21 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.config import Settings
 from carbonledger.errors import ConfigError
 
-__all__ = ["add_ledger_option", "print_json", "settings_from_args", "write_output"]
+if TYPE_CHECKING:
+    from carbonledger.store.base import Ledger
+
+__all__ = [
+    "add_ledger_option",
+    "open_ledger_for_reading",
+    "print_json",
+    "settings_from_args",
+    "write_output",
+]
 
 
 def add_ledger_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ledger",
-        metavar="PATH",
-        help="ledger file (default: $CARBONLEDGER_LEDGER or "
+        metavar="PATH|URL",
+        help="ledger file or URL: a path, sqlite:///abs/path, sqlite:rel/path, memory://NAME "
+        "or a plug-in's scheme (default: $CARBONLEDGER_LEDGER or "
         "~/.local/share/carbonledger/ledger.sqlite)",
     )
+
+
+def open_ledger_for_reading(settings: Settings) -> Ledger:
+    """The configured ledger, checked for damage first (LedgerError, exit 3, if damaged)."""
+    from carbonledger.store import open_ledger
+
+    return open_ledger(settings.ledger_url, verify=True)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:

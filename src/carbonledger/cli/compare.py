@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    print_json,
+    settings_from_args,
+)
 from carbonledger.cli.summary import cell
 
 __all__ = ["register"]
@@ -48,7 +53,6 @@ def handle(args: argparse.Namespace) -> int:
     from carbonledger.errors import ConfigError
     from carbonledger.report.compare import MIN_RESAMPLES, compare_groups
     from carbonledger.report.frame import load_footprints
-    from carbonledger.store import open_ledger
 
     if args.resamples < MIN_RESAMPLES:
         raise ConfigError(
@@ -57,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     selectors = [_selector(args.a, args.by), _selector(args.b, args.by)]
     settings = settings_from_args(args)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     groups = []
     skipped: list[dict[str, str]] = []
     try:
@@ -67,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
             else:
                 loaded = load_footprints(ledger, name=key)
             if not loaded.footprints:
-                raise ConfigError(f"no runs match {spec!r} in {settings.ledger_path}")
+                raise ConfigError(f"no runs match {spec!r} in {settings.ledger_url}")
             groups.append(loaded.footprints)
             skipped += loaded.skipped
     finally:

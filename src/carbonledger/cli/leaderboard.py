@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args, write_output
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    print_json,
+    settings_from_args,
+    write_output,
+)
 from carbonledger.cli.summary import cell
 
 __all__ = ["register"]
@@ -35,13 +41,12 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from carbonledger.report.frame import load_footprints, parse_tag_filters
     from carbonledger.report.pareto import leaderboard, parse_objectives
-    from carbonledger.store import open_ledger
 
     objectives = parse_objectives(args.objective)
     tags = parse_tag_filters(args.tag)
     fmt = "json" if args.json else args.format
     settings = settings_from_args(args)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         loaded = load_footprints(ledger, name=args.name, tags=tags)
     finally:

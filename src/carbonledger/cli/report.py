@@ -6,7 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, settings_from_args, write_output
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    settings_from_args,
+    write_output,
+)
 from carbonledger.errors import ConfigError
 from carbonledger.report.base import FORMATS
 
@@ -43,7 +48,6 @@ def handle(args: argparse.Namespace) -> int:
     from carbonledger.cli.main import EXIT_USAGE
     from carbonledger.lifecycle.pricing import footprint_for_run, stored_series
     from carbonledger.report.base import ReportInput, format_for_path, get_renderer
-    from carbonledger.store import open_ledger
 
     format_name = args.format or format_for_path(args.output) or "text"
     try:
@@ -59,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
         from carbonledger.intensity.series_csv import load_series
 
         series = load_series(Path(args.intensity_series), basis=args.basis)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         runs = [ledger.get_run(r) for r in args.runs]
         footprints = [footprint_for_run(ledger, r.run_id, series=series) for r in runs]

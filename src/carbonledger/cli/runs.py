@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    print_json,
+    settings_from_args,
+)
 from carbonledger.errors import CarbonLedgerError
 
 __all__ = ["register"]
@@ -35,10 +40,9 @@ def _count(text: str) -> int:
 def handle_runs(args: argparse.Namespace) -> int:
     from carbonledger.lifecycle.pricing import footprint_for_run, iso_utc
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
-    from carbonledger.store import open_ledger
 
     settings = settings_from_args(args)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         runs = ledger.list_runs()
         if args.limit is not None:
@@ -71,7 +75,7 @@ def handle_runs(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     if not rows:
-        print(f"no runs to show in {settings.ledger_path}")
+        print(f"no runs to show in {settings.ledger_url}")
         return 0
     print(
         f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
@@ -93,10 +97,9 @@ def handle_runs(args: argparse.Namespace) -> int:
 def handle_show(args: argparse.Namespace) -> int:
     from carbonledger.lifecycle.pricing import footprint_for_run
     from carbonledger.report.text import summary
-    from carbonledger.store import open_ledger
 
     settings = settings_from_args(args)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         fp = footprint_for_run(ledger, args.run)
     finally:

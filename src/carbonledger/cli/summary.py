@@ -6,7 +6,12 @@ import argparse
 import unicodedata
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+from carbonledger.cli.common import (
+    add_ledger_option,
+    open_ledger_for_reading,
+    print_json,
+    settings_from_args,
+)
 
 __all__ = ["cell", "register"]
 
@@ -38,12 +43,11 @@ def handle(args: argparse.Namespace) -> int:
     from carbonledger.report.frame import load_footprints, parse_tag_filters
     from carbonledger.report.summary import parse_group_by, summarize
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
-    from carbonledger.store import open_ledger
 
     parse_group_by(args.by)
     tags = parse_tag_filters(args.tag)
     settings = settings_from_args(args)
-    ledger = open_ledger(settings.ledger_path)
+    ledger = open_ledger_for_reading(settings)
     try:
         loaded = load_footprints(ledger, name=args.name, tags=tags)
     finally:
@@ -60,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 0
     if not rows:
-        print(f"no runs in {settings.ledger_path}")
+        print(f"no runs in {settings.ledger_url}")
         return 0
     print(
         f"{cell(args.by, 20):<20} {'runs':>5} {'energy':>13} {'operational':>14} "

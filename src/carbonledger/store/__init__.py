@@ -1,8 +1,20 @@
-"""Ledger stores: the protocol (``base``) and the SQLite ledger (``sqlite``)."""
+"""Ledger stores: the protocol (``base``), backends by URL (``registry``), SQLite and memory."""
 
 from __future__ import annotations
 
 from carbonledger.store.base import Ledger, MetricValue
-from carbonledger.store.sqlite import EnergyTotal, SqliteLedger, open_ledger, tracker_gone
+from carbonledger.store.liveness import settle, tracker_gone
+from carbonledger.store.memory import MemoryLedger
+from carbonledger.store.registry import open_ledger
+from carbonledger.store.sqlite import EnergyTotal, SqliteLedger
 
-__all__ = ["EnergyTotal", "Ledger", "MetricValue", "SqliteLedger", "open_ledger", "tracker_gone"]
+__all__ = [
+    "EnergyTotal",
+    "Ledger",
+    "MemoryLedger",
+    "MetricValue",
+    "SqliteLedger",
+    "open_ledger",
+    "settle",
+    "tracker_gone",
+]

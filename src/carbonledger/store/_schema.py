@@ -2,13 +2,16 @@
 
 The schema version lives in ``PRAGMA user_version``; ``PRAGMA application_id`` marks the
 file as a carbonledger ledger. ``MIGRATIONS[i]`` takes a ledger from version ``i`` to
-``i + 1``; a new version appends a step and never edits an old one.
+``i + 1``; a new version appends a step and never edits an old one. A step is a list
+of SQL statements or Python functions of the connection (for back-fills that must not
+fail on one damaged row).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carbonledger.errors import LedgerError
@@ -17,8 +20,10 @@ __all__ = [
     "APPLICATION_ID",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "TABLES",
     "check_version",
     "migrate",
+    "missing_tables",
     "read_version",
 ]
 
@@ -102,8 +107,60 @@ _V1: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+
+def _backfill_typed_columns(conn: sqlite3.Connection) -> None:
+    """Copy what pricing needs out of the settings blob into v2's typed columns.
+
+    A blob that is not JSON, or a key that is not a string, leaves the column NULL: a
+    damaged row must not stop the migration (readers report it).
+    """
+    rows = conn.execute("SELECT rowid, settings_json FROM runs").fetchall()
+    for rowid, blob in rows:
+        try:
+            settings = json.loads(blob) if isinstance(blob, str) else None
+        except ValueError:
+            continue
+        if not isinstance(settings, dict):
+            continue
+        values = [settings.get(key) for key in TYPED_SETTINGS]
+        values = [v if isinstance(v, str) else None for v in values]
+        if any(v is not None for v in values):
+            conn.execute(
+                "UPDATE runs SET embodied = ?, intensity_provider = ?, intensity_series = ? "
+                "WHERE rowid = ?",
+                (*values, rowid),
+            )
+
+
+TYPED_SETTINGS = ("embodied", "intensity_provider", "intensity_series")
+"""Settings-blob keys that v2 keeps in typed ``runs`` columns of the same names."""
+
+_V2: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
+    "ALTER TABLE runs ADD COLUMN embodied TEXT",
+    "ALTER TABLE runs ADD COLUMN intensity_provider TEXT",
+    "ALTER TABLE runs ADD COLUMN intensity_series TEXT",
+    _backfill_typed_columns,
+    """
+    CREATE TABLE series (
+        run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        series_json TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE attachments (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        data_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    )
+    """,
+)
+
+Step = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
+TABLES = ("runs", "devices", "samples", "spans", "metrics", "series", "attachments")
+"""The tables a current ledger has; one missing means the file was damaged."""
 
 
 def read_version(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -140,7 +197,7 @@ def check_version(
 
 
 def migrate(
-    conn: sqlite3.Connection, path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
+    conn: sqlite3.Connection, path: Path, migrations: Sequence[Sequence[Step]] = MIGRATIONS
 ) -> int:
     """Bring the database to ``len(migrations)``; call inside a write transaction.
 
@@ -152,9 +209,20 @@ def migrate(
     check_version(path, app_id, version, conn, target)
     for step in range(version, target):
         for statement in migrations[step]:
-            conn.execute(statement)
+            if callable(statement):
+                statement(conn)
+            else:
+                conn.execute(statement)
     if version != target:
         conn.execute(f"PRAGMA user_version = {int(target)}")
     if app_id != APPLICATION_ID:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     return version
+
+
+def missing_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of :data:`TABLES` that a current-version ledger lacks."""
+    present = {
+        str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    return [t for t in TABLES if t not in present]

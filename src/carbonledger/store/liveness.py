@@ -1,12 +1,18 @@
-"""Whether a running run's tracker is still alive (same host: its pid; else its heartbeat)."""
+"""Whether a running run's tracker is still alive (same host: its pid; else its heartbeat).
+
+Backend-neutral: :func:`settle` turns a record read from any ledger into what readers
+should see ("tracker gone" reads as interrupted). Every backend applies it to the runs
+it returns; one that can (SQLite) also writes the conclusion back.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from carbonledger.records import RunRecord, RunStatus
 
-__all__ = ["DEFAULT_STALE_AFTER_S", "tracker_gone"]
+__all__ = ["DEFAULT_STALE_AFTER_S", "interrupted_view", "settle", "tracker_gone"]
 
 DEFAULT_STALE_AFTER_S = 120.0
 """A run whose heartbeat is older than this (and whose process cannot be checked) is gone."""
@@ -64,3 +70,30 @@ def _pid_state(pid: int, create_time: float | None) -> tuple[bool, bool]:
         return False, False
     except psutil.Error:  # AccessDenied and the like: cannot tell
         return True, False
+
+
+def interrupted_view(run: RunRecord, *, last_sample_end: float | None = None) -> RunRecord:
+    """``run`` as an interrupted run: it ended at its last sign of life.
+
+    That is the latest of its start, its heartbeat and the end of its last sample.
+    """
+    ended = max(
+        run.started_at,
+        run.heartbeat_at if run.heartbeat_at is not None else run.started_at,
+        last_sample_end if last_sample_end is not None else run.started_at,
+    )
+    return dataclasses.replace(run, status=RunStatus.INTERRUPTED, ended_at=ended)
+
+
+def settle(
+    run: RunRecord,
+    *,
+    now: float,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    hostname: str | None = None,
+    last_sample_end: float | None = None,
+) -> RunRecord:
+    """What a reader should see: a running run whose tracker is gone reads as interrupted."""
+    if tracker_gone(run, now=now, stale_after_s=stale_after_s, hostname=hostname):
+        return interrupted_view(run, last_sample_end=last_sample_end)
+    return run

@@ -9,11 +9,14 @@ timeout, so many processes can write one ledger at once.
 
 A ``RUNNING`` run whose tracker is gone reads as ``INTERRUPTED`` (see :func:`tracker_gone`);
 the ledger writes that conclusion back so every later read agrees.
+
+Damage is detected and said once: sqlite3's "malformed" errors become "ledger PATH is
+damaged", a current ledger missing one of its tables is refused on open, and
+``verify=True`` (what reading commands use) also runs ``PRAGMA quick_check``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -24,29 +27,33 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from carbonledger.errors import LedgerError, RunNotFoundError
-from carbonledger.records import (
-    Component,
-    DeviceInfo,
-    Method,
-    RunRecord,
-    RunStatus,
-    Sample,
-    Scope,
-    SpanRecord,
-)
+from carbonledger.errors import CorruptRunError, LedgerError, RunNotFoundError
+from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, SpanRecord
 from carbonledger.store import _schema
 from carbonledger.store._rows import (
     RUN_COLUMNS,
-    decode_metric,
+    RUN_FIELDS,
+    clean_text,
+    decode_device,
+    decode_metric_row,
+    decode_run,
+    decode_sample,
+    decode_span,
     dumps,
+    encode_device,
     encode_metric,
-    run_from_row,
+    encode_run,
+    encode_sample,
+    encode_span,
+    loads_blob,
 )
-from carbonledger.store.base import MetricValue
+from carbonledger.store.base import BadRowHandler, MetricValue, warn_bad_row
 from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
+
+if TYPE_CHECKING:
+    from carbonledger.intensity.series import IntensitySeries
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
@@ -54,7 +61,8 @@ __all__ = [
     "DEFAULT_STALE_AFTER_S",
     "EnergyTotal",
     "SqliteLedger",
-    "open_ledger",
+    "open_sqlite",
+    "open_sqlite_url",
     "tracker_gone",
 ]
 
@@ -108,6 +116,7 @@ class SqliteLedger:
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         retry_s: float = DEFAULT_RETRY_S,
+        verify: bool = False,
     ) -> None:
         self.path = Path(path).expanduser()
         self.stale_after_s = float(stale_after_s)
@@ -128,14 +137,16 @@ class SqliteLedger:
             )
         except sqlite3.Error as exc:
             raise _ledger_error(self.path, "open", exc) from exc
+        # text that is not UTF-8 (written by another tool) reads as \xNN escapes, not an error
+        conn.text_factory = _decode_text
         self._conn: sqlite3.Connection | None = conn
         try:
-            self._setup()
+            self._setup(verify=verify)
         except BaseException:
             self.close()
             raise
 
-    def _setup(self) -> None:
+    def _setup(self, *, verify: bool) -> None:
         def configure(conn: sqlite3.Connection) -> str:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
             _schema.read_version(conn)  # fails early on a file that is not a database
@@ -159,6 +170,35 @@ class SqliteLedger:
                 lambda conn: _schema.migrate(conn, self.path),
                 transaction="BEGIN IMMEDIATE",
             )
+        missing = self._retrying("check tables", _schema.missing_tables, transaction="BEGIN")
+        if missing:
+            raise LedgerError(
+                f"ledger {self.path} is damaged: table {', '.join(missing)} is missing "
+                "(restore it from a backup)"
+            )
+        if verify:
+            self.check()
+
+    def check(self) -> None:
+        """Run SQLite's ``quick_check``; LedgerError "ledger PATH is damaged" on a problem.
+
+        It reads the whole file (about a second per few hundred MB): reading commands use
+        it, a tracker starting a run does not.
+        """
+
+        def quick_check(conn: sqlite3.Connection) -> list[str]:
+            return [str(r[0]) for r in conn.execute("PRAGMA quick_check(100)")]
+
+        # a row that breaks a CHECK or NOT NULL rule is one bad row, which readers skip
+        # and report; damage is what is left (pages, indexes, structure)
+        found = [
+            line
+            for line in self._retrying("check integrity", quick_check, transaction=None)
+            if not line.startswith(("CHECK constraint failed", "NULL value in"))
+        ]
+        if found and found != ["ok"]:
+            detail = "; ".join(found[:3]).replace("\n", " ")
+            raise LedgerError(f"ledger {self.path} is damaged: {detail}")
 
     # -- plumbing ------------------------------------------------------------------
     def _retrying(
@@ -211,44 +251,21 @@ class SqliteLedger:
 
     # -- writes --------------------------------------------------------------------
     def create_run(self, run: RunRecord, devices: Sequence[DeviceInfo]) -> None:
-        """Store a new run and its devices; an existing run id raises LedgerError."""
-        row = (
-            run.run_id,
-            run.name,
-            run.phase,
-            RunStatus(run.status).value,
-            run.started_at,
-            run.ended_at,
-            Scope(run.scope).value,
-            run.zone,
-            run.pue,
-            run.interval_s,
-            dumps(run.host, "host", run.run_id),
-            dumps(run.tags, "tags", run.run_id),
-            run.exit_code,
-            run.pid,
-            run.heartbeat_at,
-            dumps(run.settings, "settings", run.run_id),
-        )
-        device_rows = [
-            (
-                run.run_id,
-                position,
-                d.device_id,
-                Component(d.component).value,
-                d.name,
-                Method(d.method).value,
-                d.source,
-                d.uncertainty_rel,
-                dumps(d.details, f"device {d.device_id} details", run.run_id),
-            )
-            for position, d in enumerate(devices)
-        ]
+        """Store a new run and its devices; an existing run id raises LedgerError.
+
+        Text that is not valid UTF-8 is stored with ``\\xNN`` escapes (see clean_text).
+        """
+        encoded = encode_run(run)
+        row = tuple(encoded[f] for f in RUN_FIELDS)
+        run_id = encoded["run_id"]
+        device_rows = [encode_device(run.run_id, i, d) for i, d in enumerate(devices)]
 
         def insert(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
-                raise LedgerError(f"run {run.run_id!r} already exists in ledger {self.path}")
-            conn.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(16)})", row)
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+                raise LedgerError(f"run {run_id!r} already exists in ledger {self.path}")
+            conn.execute(
+                f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(len(RUN_FIELDS))})", row
+            )
             conn.executemany(
                 "INSERT INTO devices (run_id, position, device_id, component, name, method, "
                 f"source, uncertainty_rel, details_json) VALUES ({_marks(9)})",
@@ -263,9 +280,8 @@ class SqliteLedger:
         A run the ledger had concluded was interrupted is running again: its tracker
         has just proved it is alive.
         """
-        rows = [
-            (run_id, s.device_id, s.t_start, s.t_end, s.host_energy_j, s.energy_j) for s in samples
-        ]
+        run_id = clean_text(run_id)
+        rows = [encode_sample(run_id, s) for s in samples]
 
         def append(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
@@ -288,14 +304,8 @@ class SqliteLedger:
 
     def add_span(self, run_id: str, span: SpanRecord) -> None:
         """Store one span (spans of the same path may repeat)."""
-        row = (
-            run_id,
-            span.path,
-            span.started_at,
-            span.ended_at,
-            dumps(span.energy_j, f"span {span.path} energy", run_id),
-            dumps(span.host_energy_j, f"span {span.path} host energy", run_id),
-        )
+        row = encode_span(run_id, span)
+        run_id = row[0]
 
         def insert(conn: sqlite3.Connection) -> None:
             self._require_run(conn, run_id)
@@ -310,8 +320,9 @@ class SqliteLedger:
     def log_metrics(self, run_id: str, metrics: Mapping[str, MetricValue]) -> None:
         """Store metrics; a name logged again keeps its last value (``step`` counts logs)."""
         logged_at = time.time()
+        run_id = clean_text(run_id)
         rows = [
-            (run_id, str(name), *encode_metric(str(name), value), logged_at)
+            (run_id, clean_text(str(name)), *encode_metric(str(name), value), logged_at)
             for name, value in metrics.items()
         ]
 
@@ -329,23 +340,55 @@ class SqliteLedger:
 
     def set_functional_unit(self, run_id: str, name: str, count: float) -> None:
         """The run's functional unit (SCI's R), e.g. ``("images", 1.2e6)``."""
+        run_id = clean_text(run_id)
 
         def update(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
                 "UPDATE runs SET functional_unit_name = ?, functional_unit_count = ? "
                 "WHERE run_id = ?",
-                (name, count, run_id),
+                (clean_text(name), count, run_id),
             )
             if cur.rowcount == 0:
                 raise RunNotFoundError(f"no run {run_id!r} in ledger {self.path}")
 
         self._write("set functional unit", update)
 
+    def put_series(self, run_id: str, series: IntensitySeries) -> None:
+        """Keep the run's intensity series (its ``to_dict`` as JSON), replacing any earlier."""
+        run_id = clean_text(run_id)
+        text = dumps(series.to_dict(), "intensity series", run_id)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(
+                "INSERT INTO series (run_id, series_json) VALUES (?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET series_json = excluded.series_json",
+                (run_id, text),
+            )
+
+        self._write("put series", upsert)
+
+    def put_attachment(self, run_id: str, key: str, data: Mapping[str, Any]) -> None:
+        """Keep a JSON object under ``key``, replacing an earlier one of that key."""
+        run_id, key = clean_text(run_id), clean_text(str(key))
+        text = dumps(_as_object(data, key, run_id), f"attachment {key!r}", run_id)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(
+                "INSERT INTO attachments (run_id, key, data_json) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, key) DO UPDATE SET data_json = excluded.data_json",
+                (run_id, key, text),
+            )
+
+        self._write("put attachment", upsert)
+
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, exit_code: int | None = None
     ) -> None:
         """Close a run; the tracker's word overrides an earlier inferred interruption."""
         status_text = RunStatus(status).value
+        run_id = clean_text(run_id)
 
         def update(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
@@ -364,16 +407,17 @@ class SqliteLedger:
 
         Raises RunNotFoundError for no match or an ambiguous prefix (naming up to five).
         """
-        key = run_id_or_prefix.strip()
+        key = clean_text(run_id_or_prefix.strip())
         if not key:
             raise RunNotFoundError(f"empty run id for ledger {self.path}")
+        where = str(self.path)
 
         def find(conn: sqlite3.Connection) -> RunRecord:
             row = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (key,)
             ).fetchone()
             if row is not None:
-                return run_from_row(row)
+                return decode_run(row, where)
             rows = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? "
                 "ORDER BY started_at DESC, run_id LIMIT ?",
@@ -387,25 +431,40 @@ class SqliteLedger:
                 raise RunNotFoundError(
                     f"run id prefix {key!r} is ambiguous in ledger {self.path}: {shown}{more}"
                 )
-            return run_from_row(rows[0])
+            return decode_run(rows[0], where)
 
         run = self._read("read run", find)
         if self._settle([run]):
             run = self._read("read run", find)
         return run
 
-    def list_runs(self) -> list[RunRecord]:
-        """Every run, newest first (by start time)."""
+    def list_runs(self, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
+        """Every readable run, newest first (by start time).
 
-        def everything(conn: sqlite3.Connection) -> list[RunRecord]:
+        A run whose row is damaged is left out and given to ``on_bad_row`` (default: one
+        logged warning each).
+        """
+        where = str(self.path)
+
+        def everything(conn: sqlite3.Connection) -> tuple[list[RunRecord], list[CorruptRunError]]:
             rows = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC"
             ).fetchall()
-            return [run_from_row(r) for r in rows]
+            good: list[RunRecord] = []
+            bad: list[CorruptRunError] = []
+            for r in rows:
+                try:
+                    good.append(decode_run(r, where))
+                except CorruptRunError as exc:
+                    bad.append(exc)
+            return good, bad
 
-        runs = self._read("list runs", everything)
+        runs, bad = self._read("list runs", everything)
         if self._settle(runs):
-            runs = self._read("list runs", everything)
+            runs, bad = self._read("list runs", everything)
+        report = warn_bad_row if on_bad_row is None else on_bad_row
+        for error in bad:
+            report(error)
         return runs
 
     def _settle(self, runs: Iterable[RunRecord]) -> bool:
@@ -441,6 +500,8 @@ class SqliteLedger:
     def devices(self, run_id: str) -> list[DeviceInfo]:
         """The run's devices, in the order they were given to ``create_run``."""
 
+        run_id = clean_text(run_id)
+
         def query(conn: sqlite3.Connection) -> list[DeviceInfo]:
             self._require_run(conn, run_id)
             rows = conn.execute(
@@ -448,23 +509,14 @@ class SqliteLedger:
                 "details_json FROM devices WHERE run_id = ? ORDER BY position",
                 (run_id,),
             ).fetchall()
-            return [
-                DeviceInfo(
-                    device_id=r[0],
-                    component=Component(r[1]),
-                    name=r[2],
-                    method=Method(r[3]),
-                    source=r[4],
-                    uncertainty_rel=float(r[5]),
-                    details=json.loads(r[6]),
-                )
-                for r in rows
-            ]
+            return [decode_device(r, run_id, str(self.path)) for r in rows]
 
         return self._read("read devices", query)
 
     def samples(self, run_id: str) -> list[Sample]:
         """The run's samples in the order they were appended; unknown values stay None."""
+
+        run_id = clean_text(run_id)
 
         def query(conn: sqlite3.Connection) -> list[Sample]:
             self._require_run(conn, run_id)
@@ -473,12 +525,15 @@ class SqliteLedger:
                 "WHERE run_id = ? ORDER BY id",
                 (run_id,),
             ).fetchall()
-            return [Sample(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            where = str(self.path)
+            return [decode_sample(r, run_id, i, where) for i, r in enumerate(rows)]
 
         return self._read("read samples", query)
 
     def spans(self, run_id: str) -> list[SpanRecord]:
         """The run's spans in the order they were added."""
+
+        run_id = clean_text(run_id)
 
         def query(conn: sqlite3.Connection) -> list[SpanRecord]:
             self._require_run(conn, run_id)
@@ -487,12 +542,14 @@ class SqliteLedger:
                 "WHERE run_id = ? ORDER BY id",
                 (run_id,),
             ).fetchall()
-            return [SpanRecord(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4])) for r in rows]
+            return [decode_span(r, run_id, str(self.path)) for r in rows]
 
         return self._read("read spans", query)
 
     def metrics(self, run_id: str) -> dict[str, MetricValue]:
         """The last value logged under each name, with its type (int, float, str, bool)."""
+
+        run_id = clean_text(run_id)
 
         def query(conn: sqlite3.Connection) -> dict[str, MetricValue]:
             self._require_run(conn, run_id)
@@ -500,12 +557,14 @@ class SqliteLedger:
                 "SELECT name, kind, value FROM metrics WHERE run_id = ? ORDER BY name",
                 (run_id,),
             ).fetchall()
-            return {r[0]: decode_metric(r[1], r[2]) for r in rows}
+            where = str(self.path)
+            return {r[0]: decode_metric_row(r[0], r[1], r[2], run_id, where) for r in rows}
 
         return self._read("read metrics", query)
 
     def functional_unit(self, run_id: str) -> tuple[str, float] | None:
         """``(name, count)`` or None when none was set."""
+        run_id = clean_text(run_id)
 
         def query(conn: sqlite3.Connection) -> tuple[str, float] | None:
             row = conn.execute(
@@ -516,9 +575,40 @@ class SqliteLedger:
                 raise RunNotFoundError(f"no run {run_id!r} in ledger {self.path}")
             if row[0] is None or row[1] is None:
                 return None
-            return str(row[0]), float(row[1])
+            return _functional_unit(row[0], row[1], run_id, str(self.path))
 
         return self._read("read functional unit", query)
+
+    def series(self, run_id: str) -> IntensitySeries | None:
+        """The series kept with :meth:`put_series`, or None."""
+        run_id = clean_text(run_id)
+
+        def query(conn: sqlite3.Connection) -> Any:
+            self._require_run(conn, run_id)
+            row = conn.execute(
+                "SELECT series_json FROM series WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            return None if row is None else row[0]
+
+        text = self._read("read series", query)
+        return None if text is None else series_from_json(text, run_id, str(self.path))
+
+    def attachments(self, run_id: str) -> dict[str, Any]:
+        """Every attachment of the run, key -> JSON object (keys in sorted order)."""
+        run_id = clean_text(run_id)
+
+        def query(conn: sqlite3.Connection) -> dict[str, Any]:
+            self._require_run(conn, run_id)
+            rows = conn.execute(
+                "SELECT key, data_json FROM attachments WHERE run_id = ? ORDER BY key",
+                (run_id,),
+            ).fetchall()
+            where = str(self.path)
+            return {
+                str(r[0]): loads_blob(r[1], f"attachment {r[0]!r}", run_id, where) for r in rows
+            }
+
+        return self._read("read attachments", query)
 
     def energy_totals(self, run_id: str) -> dict[str, EnergyTotal]:
         """Per device: sums over samples with counts of unknown ones (see EnergyTotal).
@@ -526,6 +616,8 @@ class SqliteLedger:
         Every device of the run appears, in ``create_run`` order, then any device that
         only has samples; a device without samples has ``None`` totals.
         """
+
+        run_id = clean_text(run_id)
 
         def query(conn: sqlite3.Connection) -> dict[str, EnergyTotal]:
             self._require_run(conn, run_id)
@@ -623,7 +715,15 @@ class SqliteLedger:
                 "AND COALESCE(ended_at, :now) > :start ORDER BY started_at, rowid",
                 params,
             ).fetchall()
-            return [r for r in map(run_from_row, rows) if host(r) == key]
+            found = []
+            for row in rows:
+                try:
+                    other = decode_run(row, str(self.path))
+                except CorruptRunError:
+                    continue  # a damaged row is reported by listings, not here
+                if host(other) == key:
+                    found.append(other)
+            return found
 
         runs = self._read("find overlapping runs", query)
         if self._settle(runs):
@@ -631,12 +731,13 @@ class SqliteLedger:
         return runs
 
 
-def open_ledger(
-    path: Path,
+def open_sqlite(
+    path: str | os.PathLike[str],
     *,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     retry_s: float = DEFAULT_RETRY_S,
+    verify: bool = False,
 ) -> SqliteLedger:
     """Open (creating it and its parent folders if needed) the ledger at ``path``."""
     path = Path(path).expanduser()
@@ -645,13 +746,62 @@ def open_ledger(
     except OSError as exc:
         raise LedgerError(f"cannot create the folder for ledger {path}: {exc}") from exc
     return SqliteLedger(
-        path, stale_after_s=stale_after_s, busy_timeout_s=busy_timeout_s, retry_s=retry_s
+        path,
+        stale_after_s=stale_after_s,
+        busy_timeout_s=busy_timeout_s,
+        retry_s=retry_s,
+        verify=verify,
     )
+
+
+def open_sqlite_url(url: str, **options: Any) -> SqliteLedger:
+    """The registry's factory for ``sqlite:`` URLs (options as :func:`open_sqlite`)."""
+    from carbonledger.store.registry import sqlite_path_from_url
+
+    return open_sqlite(sqlite_path_from_url(url), **options)
 
 
 # -- helpers ---------------------------------------------------------------------------
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
+
+
+def _decode_text(data: bytes) -> str:
+    return clean_text(data.decode("utf-8", "surrogateescape"))
+
+
+def _as_object(data: Mapping[str, Any], key: str, run_id: str) -> dict[str, Any]:
+    from carbonledger.errors import DataError
+
+    if not isinstance(data, Mapping):
+        raise DataError(f"run {run_id}: attachment {key!r} must be a mapping (a JSON object)")
+    return dict(data)
+
+
+def _functional_unit(name: Any, count: Any, run_id: str, where: str) -> tuple[str, float]:
+    if not isinstance(name, str) or isinstance(count, bool) or not isinstance(count, (int, float)):
+        raise CorruptRunError(
+            f"ledger {where}: run {run_id} is damaged: functional unit {name!r}, {count!r}",
+            run_id=run_id,
+            field="functional_unit",
+        )
+    return name, float(count)
+
+
+def series_from_json(text: Any, run_id: str, where: str) -> IntensitySeries:
+    """A stored series back, or CorruptRunError naming the run."""
+    from carbonledger.errors import DataError
+    from carbonledger.intensity.series import IntensitySeries
+
+    data = loads_blob(text, "series", run_id, where)
+    try:
+        if not isinstance(data, dict):
+            raise DataError("not a JSON object")
+        return IntensitySeries.from_dict(data)
+    except DataError as exc:
+        raise CorruptRunError(
+            f"ledger {where}: run {run_id} is damaged: series {exc}", run_id=run_id, field="series"
+        ) from None
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -663,9 +813,14 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 def _ledger_error(path: Path, action: str, exc: sqlite3.Error) -> LedgerError:
-    text = str(exc)
+    """The one place sqlite3 errors become LedgerError (one line, naming the file)."""
+    text = " ".join(str(exc).split())
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
         return LedgerError(f"{path} is not an SQLite database (a ledger file is expected)")
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "corrupt" in text or "no such table" in text
+    ):
+        return LedgerError(f"ledger {path} is damaged: {text} ({action}; restore it from a backup)")
     if "unable to open" in text:
         return LedgerError(f"cannot open ledger {path}: {text} (check the path and permissions)")
     if "readonly" in text:
