@@ -52,9 +52,9 @@ def validate(settings: Settings, embodied_preset: str | None) -> tuple[Settings,
     embodied preset, an unreadable intensity series. Returns the settings with the series
     path made absolute, and the series' source label (None without a series)."""
     if settings.zone is not None:
-        from carbonledger.intensity.zones import resolve_zone
+        from carbonledger.intensity.provider_zones import check_run_zone
 
-        resolve_zone(settings.zone)
+        check_run_zone(settings.zone, settings.provider)
     if settings.sensors is not None:
         from carbonledger.sensors.registry import registered
 

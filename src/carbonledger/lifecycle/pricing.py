@@ -64,10 +64,21 @@ def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
 
 
 def average_intensity(zone: str | None) -> IntensityValue:
-    """The bundled annual average for ``zone``, or the world average labelled default."""
-    from carbonledger.intensity.bundled import bundled_intensity, world_default
+    """The bundled annual average for ``zone``, or the world average labelled default.
 
-    return world_default() if zone is None else bundled_intensity(zone)
+    A provider-native zone (``watttime:CAISO_NORTH``) or coordinates use the bundled zone
+    the provider-zone table maps to it, else the world default."""
+    from carbonledger.intensity.bundled import bundled_intensity, world_default
+    from carbonledger.intensity.provider_zones import bundled_zone_for
+
+    if zone is None:
+        return world_default()
+    key = bundled_zone_for(zone)
+    if key is not None:
+        return bundled_intensity(key)
+    if ":" in zone or "," in zone:  # provider-native or coordinates: nothing bundled
+        return world_default()
+    return bundled_intensity(zone)  # an unknown spelling: UnknownZoneError
 
 
 def _sum_rel(terms: Sequence[tuple[float, float | None]]) -> float | None:
@@ -213,19 +224,29 @@ def _operational(
 
     covered_j = 0.0
     grams = 0.0
+    series_g = 0.0  # grams priced from the series
+    weighted_rel_g = 0.0  # Σ grams × the relative uncertainty of the point that priced them
+    methods: set[str] = set()
     for s in samples:
         if s.energy_j is None or s.energy_j == 0:
             continue
         facility_kwh = s.energy_j * pue / J_PER_KWH
         if s.t_end > s.t_start:
-            integral, covered_s = series.integral(s.t_start, s.t_end)
-            share = covered_s / (s.t_end - s.t_start)
-            mean = integral / covered_s if covered_s > 0 else 0.0
+            parts = series.segments(s.t_start, s.t_end)
+            duration = s.t_end - s.t_start
         else:
-            value = series.value_at(s.t_start)
-            share, mean = (1.0, value) if value is not None else (0.0, 0.0)
-        grams += facility_kwh * share * mean + facility_kwh * (1 - share) * average.g_per_kwh
+            i = series.index_at(s.t_start)
+            parts, duration = ([(i, 1.0)] if i is not None else []), 1.0
+        share = sum(seconds for _, seconds in parts) / duration
+        for i, seconds in parts:
+            g = facility_kwh * seconds / duration * series.values_g_per_kwh[i]
+            method, rel = series.point_label(i)
+            methods.add(method)
+            series_g += g
+            weighted_rel_g += g * rel
+        grams += facility_kwh * (1 - share) * average.g_per_kwh
         covered_j += s.energy_j * share
+    grams += series_g
     coverage = covered_j / energy_j if energy_j > 0 else 0.0
     facility_kwh_total = energy_j * pue / J_PER_KWH
     effective = grams / facility_kwh_total if facility_kwh_total > 0 else None
@@ -237,27 +258,23 @@ def _operational(
         )
     if coverage == 0:
         return IntensityUsed.from_value(average, coverage=0.0), grams
-    rel = (
-        series.uncertainty_rel
-        if aligned
-        else max(series.uncertainty_rel, average.uncertainty_rel or 0)
-    )
+    # errors of one grid's consecutive hours are correlated: the grams-weighted mean of
+    # the points' relative errors (docs/methodology/lifecycle.md, "Intensity of a run")
+    series_rel = weighted_rel_g / series_g if series_g > 0 else series.uncertainty_rel
+    rel = series_rel if aligned else max(series_rel, average.uncertainty_rel or 0)
+    measured = aligned and methods <= {str(Method.MEASURED)}
     used = IntensityUsed(
         g_per_kwh=effective,
         zone=series.zone,
         signal=series.signal,
         basis=series.basis,
-        method=str(Method.MEASURED if aligned and not _any_estimated(series) else Method.MODELED),
+        method=str(Method.MEASURED if measured else Method.MODELED),
         source=series.source if aligned else f"{series.source} + {average.source}",
         time_aligned=aligned,
         coverage=coverage,
         uncertainty_rel=rel,
     )
     return used, grams
-
-
-def _any_estimated(series: IntensitySeries) -> bool:
-    return series.estimated is not None and any(series.estimated)
 
 
 def _span_footprint(
