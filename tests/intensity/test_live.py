@@ -127,7 +127,9 @@ class LabelledProvider:
 
 def test_each_point_keeps_its_label_and_the_run_is_priced_with_them(tmp_path: object) -> None:
     sensor = FakeSensor([fake_device("fake:cpu")], {"fake:cpu": 50.0})
-    tracker = cl.Tracker("live", zone="DE", interval=0.05, sensors=[sensor], provider=LabelledProvider())  # type: ignore[arg-type]
+    tracker = cl.Tracker(
+        "live", zone="DE", interval=0.05, sensors=[sensor], provider=LabelledProvider()
+    )  # type: ignore[arg-type]
     with tracker as run:
         time.sleep(0.4)
     recorder = tracker._recorder

@@ -204,6 +204,8 @@ class Footprint:
     functional_unit: FunctionalUnit | None = None
     tags: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    included: tuple[str, ...] = ()  # estimates: what the figure counts
+    excluded: tuple[str, ...] = ()  # estimates: what it leaves out
 
     @property
     def facility_energy_j(self) -> float | None:
@@ -256,4 +258,11 @@ class Footprint:
             if self.functional_unit is None
             else self.functional_unit.to_dict(),
             "warnings": list(self.warnings),
+            **self._scope_dict(),
         }
+
+    def _scope_dict(self) -> dict[str, Any]:
+        """``included``/``excluded`` for estimates (absent from measured runs' JSON)."""
+        if not (self.included or self.excluded):
+            return {}
+        return {"included": list(self.included), "excluded": list(self.excluded)}
