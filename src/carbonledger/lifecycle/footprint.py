@@ -155,6 +155,8 @@ class SpanFootprint:
     ended_at: str | None
     energy_j: float | None
     total_g: float | None
+    energy_interval_j: tuple[float, float] | None = None
+    total_interval_g: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +165,10 @@ class SpanFootprint:
             "ended_at": self.ended_at,
             "energy_kwh": _kwh(self.energy_j),
             "total_kgco2e": _kg(self.total_g),
+            "uncertainty": {
+                "energy_kwh": _pair(self.energy_interval_j, j_to_kwh),
+                "total_kgco2e": _pair(self.total_interval_g, g_to_kg),
+            },
         }
 
 
@@ -171,9 +177,15 @@ class FunctionalUnit:
     name: str
     count: float
     g_per_unit: float | None
+    interval_g_per_unit: tuple[float, float] | None = None  # the total's interval / count
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "count": self.count, "gco2e_per_unit": self.g_per_unit}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "gco2e_per_unit": self.g_per_unit,
+            "gco2e_per_unit_interval": _pair(self.interval_g_per_unit, float),
+        }
 
 
 @dataclass(frozen=True)

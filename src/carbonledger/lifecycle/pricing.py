@@ -171,13 +171,18 @@ def price_run(
         total_interval = interval(total_g, _sum_rel(terms))
 
     span_rows = tuple(
-        _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g)
+        _with_span_intervals(
+            _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g),
+            energy_rel,
+            intensity.uncertainty_rel,
+            _sum_rel([(e.g, e.uncertainty_rel) for e in embodied]) if embodied else 0.0,
+            embodied_g,
+            run_duration_s=duration_s,
+            span=span,
+        )
         for span in spans
     )
-    fu = None
-    if functional_unit is not None:
-        name, count = functional_unit
-        fu = FunctionalUnit(name, count, None if total_g is None or count <= 0 else total_g / count)
+    fu = _functional_unit(functional_unit, total_g, total_interval)
 
     return Footprint(
         run_id=run.run_id,
@@ -305,6 +310,53 @@ def _span_footprint(
         energy_j=energy_j,
         total_g=total_g,
     )
+
+
+def _with_span_intervals(
+    row: SpanFootprint,
+    energy_rel: float | None,
+    intensity_rel: float | None,
+    embodied_rel: float | None,
+    embodied_g: float,
+    *,
+    run_duration_s: float | None,
+    span: SpanRecord,
+) -> SpanFootprint:
+    """The span's energy and total with intervals: the run's relative errors, since a
+    span is measured by the same sensors and priced with the same intensity."""
+    from dataclasses import replace
+
+    if row.energy_j is None or energy_rel is None:
+        return row
+    energy_iv = interval(row.energy_j, energy_rel)
+    total_iv = None
+    if row.total_g is not None:
+        share_g = 0.0
+        if embodied_g and run_duration_s and span.ended_at is not None:
+            share_g = embodied_g * (span.ended_at - span.started_at) / run_duration_s
+        op_g = row.total_g - share_g
+        terms = [(op_g, combine_rel(energy_rel, intensity_rel))]
+        if share_g:
+            terms.append((share_g, embodied_rel))
+        total_iv = interval(row.total_g, _sum_rel(terms))
+    return replace(row, energy_interval_j=energy_iv, total_interval_g=total_iv)
+
+
+def _functional_unit(
+    functional_unit: tuple[str, float] | None,
+    total_g: float | None,
+    total_interval: tuple[float, float] | None,
+) -> FunctionalUnit | None:
+    """SCI per functional unit, with the total's interval divided by the count."""
+    if functional_unit is None:
+        return None
+    name, count = functional_unit
+    if total_g is None or count <= 0:
+        return FunctionalUnit(name, count, None)
+    per_unit = (
+        None if total_interval is None else (total_interval[0] / count, total_interval[1] / count)
+    )
+    return FunctionalUnit(name, count, total_g / count, per_unit)
 
 
 def _embodied_for(
