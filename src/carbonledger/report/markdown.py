@@ -205,11 +205,9 @@ def _paragraph(data: ReportInput) -> str:
     if by_method:
         parts = [f"{m} ({', '.join(sorted(by_method[m]))})" for m in sorted(by_method)]
         text.append(f" Energy by component: {'; '.join(parts)}.")
-    notes = _joined([w for fp in footprints for w in fp.warnings])
+    notes = list(dict.fromkeys(w for fp in footprints for w in fp.warnings))
     if notes:
-        text.append(
-            f" Caveats that changed these numbers: {'; '.join(dict.fromkeys(w for fp in footprints for w in fp.warnings))}."
-        )
+        text.append(f" Caveats that changed these numbers: {'; '.join(notes)}.")
     text.append(" Accounted with carbonledger.")
     # markdown renderers pass HTML through: user and host strings must not become markup
     return escape("".join(text), quote=False)
