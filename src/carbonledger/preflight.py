@@ -55,9 +55,9 @@ def validate(
     embodied preset, an unreadable intensity series. Returns the settings with the series
     path made absolute, and the series itself (None without one)."""
     if settings.zone is not None:
-        from carbonledger.intensity.zones import resolve_zone
+        from carbonledger.intensity.provider_zones import check_run_zone
 
-        resolve_zone(settings.zone)
+        check_run_zone(settings.zone, settings.provider)
     if settings.sensors is not None:
         from carbonledger.sensors.registry import registered
 
@@ -73,10 +73,11 @@ def validate(
         preset(embodied_preset)
     if settings.intensity_series is None:
         return settings, None
+    from carbonledger.intensity.series import label_user_series
     from carbonledger.intensity.series_csv import load_series
 
     path = settings.intensity_series.resolve()
-    series = load_series(path, zone=settings.zone)
+    series = label_user_series(load_series(path, zone=settings.zone))
     return settings.replace(intensity_series=str(path)), series
 
 

@@ -108,3 +108,40 @@ def test_unparsable_number_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exc:
         main(["estimate", "--power-w", "lots", "--hours", "1"])
     assert exc.value.code == 2
+
+
+def test_a100_json_has_embodied_and_says_what_it_leaves_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("carbonledger.intensity.bundled")
+    argv = ["--gpu", "A100", "--count", "8", "--hours", "24", "--zone", "FR", "--json"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    d = json.loads(out)
+    assert d["embodied_kgco2e"] > 0 and d["embodied"][0]["total_kgco2e"] == pytest.approx(1200)
+    assert d["included"] and any("CPU" in x for x in d["excluded"])
+    code, out, _ = run(capsys, *argv, "--no-embodied")
+    assert json.loads(out)["embodied_kgco2e"] is None
+
+
+def test_text_never_prints_none_and_lists_the_scope(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "--gpu",
+        "A100",
+        "--cpu-cores",
+        "16",
+        "--cpu-core-w",
+        "10",
+        "--memory-gb",
+        "64",
+        "--psf",
+        "2",
+        "--hours",
+        "3",
+        "--intensity",
+        "100",
+    )
+    assert code == 0
+    assert "None" not in out
+    assert "includes" in out and "leaves out" in out

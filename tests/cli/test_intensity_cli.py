@@ -123,7 +123,8 @@ def test_plain_series(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert data["zone"] == "FR"
     assert data["zone_name"] == "France"
     assert data["at"] == "2023-01-01T01:00:00Z"
-    assert data["method"] == "measured"
+    assert data["method"] == "modeled"  # a user's numbers without provenance
+    assert data["uncertainty_rel"] == 0.15
     assert data["source"] == "csv:FR.csv"
     # the series covers its last step only: later times are an error, not a made-up value
     assert main(["intensity", "FR", "--series", str(path), "--at", "2023-01-01T05:00Z"]) == 3

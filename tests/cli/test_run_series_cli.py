@@ -53,3 +53,5 @@ def test_run_with_a_series_covering_the_run_is_time_aligned(tmp_path: Path) -> N
     assert i["time_aligned"] is True and i["coverage"] == pytest.approx(1.0)
     assert i["g_per_kwh"] == pytest.approx(40.0)  # the value of the hour the run is in
     assert i["source"].endswith("FR.csv")
+    # a user's plain CSV has no provenance: a user-given intensity, modeled ±15 %
+    assert i["method"] == "modeled" and i["uncertainty_rel"] == pytest.approx(0.15)

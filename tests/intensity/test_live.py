@@ -95,3 +95,79 @@ def test_recorded_series_survives_for_repricing() -> None:
 def test_provider_needs_a_zone() -> None:
     with pytest.raises(cl.ConfigError):
         cl.Tracker("nozone", provider=FakeProvider())  # type: ignore[arg-type]
+
+
+@dataclass
+class LabelledProvider:
+    """History with one measured and one estimated hour, as Electricity Maps gives it."""
+
+    name: str = "fakeprovider"
+
+    def intensity(self, zone: str, at: float | None = None) -> IntensityValue:
+        return IntensityValue(
+            300.0, zone, "average", "lifecycle", Method.MODELED, "fake:live", uncertainty_rel=0.2
+        )
+
+    def history(self, zone: str, start: float, end: float) -> IntensitySeries:
+        mid = (start + end) / 2
+        return IntensitySeries(
+            times=(start - 10, mid),
+            values_g_per_kwh=(100.0, 300.0),
+            zone=zone,
+            signal="average",
+            basis="lifecycle",
+            source="fake:history",
+            estimated=(False, True),
+            last_step_s=end - mid + 60,
+        )
+
+    def forecast(self, zone: str, hours: float = 24) -> IntensitySeries:
+        raise ProviderError("no forecast")
+
+
+def test_each_point_keeps_its_label_and_the_run_is_priced_with_them(tmp_path: object) -> None:
+    sensor = FakeSensor([fake_device("fake:cpu")], {"fake:cpu": 50.0})
+    tracker = cl.Tracker(
+        "live", zone="DE", interval=0.05, sensors=[sensor], provider=LabelledProvider()
+    )  # type: ignore[arg-type]
+    with tracker as run:
+        time.sleep(0.4)
+    recorder = tracker._recorder
+    assert recorder is not None
+    series = recorder.recorded_series()
+    assert series is not None
+    assert series.methods == ("measured", "modeled")
+    assert series.uncertainties_rel == pytest.approx((0.10, 0.20))
+    assert IntensitySeries.from_dict(series.to_dict()) == series
+    i = run.footprint().to_dict()["intensity"]
+    assert i["method"] == "modeled"  # one estimated hour: not measured
+    assert 0.10 < i["uncertainty_rel"] < 0.20  # grams-weighted between the two points
+
+
+def test_the_zone_is_asked_in_the_providers_words(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from carbonledger.intensity.live import LiveIntensityRecorder
+
+    class Named(FakeProvider):
+        pass
+
+    p = Named(name="electricitymaps")
+    rec = LiveIntensityRecorder(p, "aws:us-east-1", Path(str(tmp_path)) / "s.csv")
+    assert rec.provider_zone == "US-MIDA-PJM"
+
+
+def test_a_users_plain_csv_is_modeled_not_measured(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from carbonledger.intensity.live import load_recorded_series
+
+    path = Path(str(tmp_path)) / "FR.csv"
+    path.write_text(
+        "datetime,g_per_kwh,estimated\n2024-01-01T00:00Z,50,\n2024-01-01T01:00Z,60,true\n"
+    )
+    series = load_recorded_series(path, "FR")
+    assert series.methods == ("modeled", "modeled")
+    assert series.intensity("FR", series.times[0]).uncertainty_rel == pytest.approx(0.15)
+    assert series.intensity("FR", series.times[1]).uncertainty_rel == pytest.approx(0.20)
+    assert str(series.intensity("FR", series.times[0]).method) == "modeled"

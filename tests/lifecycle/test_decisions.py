@@ -194,3 +194,39 @@ def test_indifference_overflow_is_a_config_error() -> None:
             intensity_g_per_kwh=300,
             service_life_years=4,
         )
+
+
+def test_breakeven_has_an_interval_from_the_inputs_errors() -> None:
+    from carbonledger.lifecycle.decisions import breakeven as be
+
+    # measured powers (±5 %): a bounded interval
+    r = be(
+        embodied_new_kg=150,
+        power_old_w=400,
+        power_new_w=200,
+        intensity_g_per_kwh=300,
+        power_rel=0.05,
+    )
+    assert r.hours is not None and r.hours_interval is not None
+    low, high = r.hours_interval
+    assert high is not None and low < r.hours < high
+    assert r.to_dict()["hours_interval"] is not None
+    # a saving within the powers' uncertainty: it may never pay back
+    close = be(embodied_new_kg=150, power_old_w=400, power_new_w=380, intensity_g_per_kwh=300)
+    assert close.hours_interval is not None and close.hours_interval[1] is None
+    assert "may never pay back" in close.note
+
+
+def test_indifference_points_have_intervals() -> None:
+    from carbonledger.lifecycle.decisions import Option
+    from carbonledger.lifecycle.decisions import indifference as ind
+
+    r = ind(
+        Option("old", 300, 100, 0),
+        Option("new", 150, 50, 500),
+        intensity_g_per_kwh=400,
+        service_life_years=4,
+    )
+    assert r.carbon_hours is not None and r.carbon_hours_interval is not None
+    low, high = r.carbon_hours_interval
+    assert low <= r.carbon_hours and (high is None or high >= r.carbon_hours)

@@ -61,7 +61,19 @@ def test_green_algorithms_bert_example() -> None:
     by_gpu = estimate(
         gpu="V100", count=64, utilization=0.627, hours=79, pue=1.67, intensity_g_per_kwh=475
     )
-    assert by_gpu.total_g == pytest.approx(fp.total_g)
+    # the published figure is operational; carbonledger adds the GPUs' embodied share
+    assert by_gpu.operational_g == pytest.approx(fp.total_g)
+    assert by_gpu.embodied_g is not None and by_gpu.embodied_g > 0
+    off = estimate(
+        gpu="V100",
+        count=64,
+        utilization=0.627,
+        hours=79,
+        pue=1.67,
+        intensity_g_per_kwh=475,
+        include_embodied=False,
+    )
+    assert off.total_g == pytest.approx(fp.total_g)
     with_memory = estimate(
         power_w=300,
         count=64,
@@ -71,8 +83,10 @@ def test_green_algorithms_bert_example() -> None:
         intensity_g_per_kwh=475,
         memory_gb=1,
     )
-    assert with_memory.total_g is not None
-    assert with_memory.total_g - fp.total_g == pytest.approx(MEMORY_W_PER_GB * 79 * 1.67 * 0.475)
+    assert with_memory.operational_g is not None
+    assert with_memory.operational_g - fp.total_g == pytest.approx(
+        MEMORY_W_PER_GB * 79 * 1.67 * 0.475
+    )
 
 
 def test_bloom_dynamic_and_embodied() -> None:
@@ -123,7 +137,10 @@ def test_footprint_shape_and_labels() -> None:
     assert d["pue_source"] == "user"
     emb = d["embodied"][0]
     assert emb["count"] == 8 and emb["total_kgco2e"] == pytest.approx(1200)
-    assert d["embodied_kgco2e"] == pytest.approx(150 * 80 * 3600 / (5 * S_PER_YEAR))
+    assert emb["kgco2e"] == pytest.approx(150 * 80 * 3600 / (5 * S_PER_YEAR))
+    mem = d["embodied"][1]  # the memory's catalog figure, 1.388 kg/GB, for the wall time
+    assert mem["total_kgco2e"] == pytest.approx(64 * 1.38802)
+    assert mem["kgco2e"] == pytest.approx(64 * 1.38802 * 10 * 3600 / (5 * S_PER_YEAR))
     low, high = d["uncertainty"]["total_kgco2e"]
     assert low < d["total_kgco2e"] < high
     assert d["warnings"] == []
@@ -249,3 +266,52 @@ def test_intervals_contain_the_values(
     assert fp.total_interval_g is not None and fp.total_g is not None
     assert fp.total_interval_g[0] <= fp.total_g * (1 + 1e-12)
     assert fp.total_g <= fp.total_interval_g[1] * (1 + 1e-12) + 1e-12
+
+
+def test_a100_estimate_includes_the_catalogs_embodied_share_and_says_what_it_leaves_out() -> None:
+    pytest.importorskip("carbonledger.intensity.bundled")
+    fp = estimate(gpu="A100", count=8, hours=24, zone="FR")
+    d = fp.to_dict()
+    emb = d["embodied"][0]
+    assert emb["total_kgco2e"] == pytest.approx(8 * 150)  # BLOOM's 150 kg per A100
+    assert emb["kgco2e"] == pytest.approx(8 * 150 * 24 * 3600 / (4 * S_PER_YEAR))
+    assert "gpu-a100" in emb["source"]
+    assert d["embodied_kgco2e"] == pytest.approx(emb["kgco2e"])
+    assert any("A100" in x and "100 %" in x for x in d["included"])
+    assert any("CPU" in x for x in d["excluded"]) and any("memory" in x for x in d["excluded"])
+    assert any("host" in x for x in d["excluded"])
+    assert any("lifetime_years" in w for w in d["warnings"])
+    off = estimate(gpu="A100", count=8, hours=24, zone="FR", include_embodied=False)
+    assert off.embodied_g is None and "embodied emissions (turned off)" in off.excluded
+
+
+def test_green_algorithms_combination_of_gpus_cores_and_memory_with_psf() -> None:
+    # E = t × (n_c P_c u_c + n_gpu P_gpu u_gpu + n_m P_m) × PUE × PSF (Lannelongue et al. 2021)
+    fp = estimate(
+        gpu="V100",
+        count=2,
+        hours=10,
+        utilization=0.5,
+        cpu_cores=12,
+        cpu_core_w=10,
+        cpu_utilization=0.8,
+        memory_gb=64,
+        pue=1.5,
+        psf=3,
+        intensity_g_per_kwh=300,
+        include_embodied=False,
+    )
+    watts = 12 * 10 * 0.8 + 2 * 300 * 0.5 + 64 * MEMORY_W_PER_GB
+    assert fp.energy_j == pytest.approx(watts * 10 * 3 * 3600)
+    assert fp.operational_g == pytest.approx(watts * 10 * 3 / 1000 * 1.5 * 300)
+    assert {c.device for c in fp.components} == {
+        "estimate:gpu",
+        "estimate:cpu-cores",
+        "estimate:ram",
+    }
+    cores_only = estimate(cpu_cores=4, cpu_core_w=12, hours=1, intensity_g_per_kwh=100)
+    assert cores_only.energy_j == pytest.approx(4 * 12 * 3600)
+    with pytest.raises(ConfigError, match="cpu_core_w"):
+        estimate(cpu_cores=4, hours=1, intensity_g_per_kwh=100)
+    with pytest.raises(ConfigError, match="psf"):
+        estimate(power_w=1, hours=1, intensity_g_per_kwh=1, psf=0.5)

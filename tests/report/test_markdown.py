@@ -28,10 +28,12 @@ def test_block_has_the_hub_fields() -> None:
     co2 = front_matter(text)["co2_eq_emissions"]
     fp = footprint()
     assert isinstance(co2, dict)
-    assert co2["emissions"] == pytest.approx(fp.total_g, rel=1e-5)  # grams
+    # operational grams, comparable with other cards; embodied and total beside it
+    assert co2["emissions"] == pytest.approx(fp.operational_g, rel=1e-5)
+    assert co2["total_emissions"] == pytest.approx(fp.total_g, rel=1e-5)
     assert isinstance(co2["emissions"], float)
     assert co2["source"] == "carbonledger"
-    assert co2["training_type"] == "training"
+    assert "training_type" not in co2  # untagged: the Hub documents pre-training/fine-tuning
     assert co2["geographical_location"] == "FR"
     assert co2["hardware_used"] == "2 x NVIDIA A100-SXM4-80GB, 1 x Intel(R) Xeon(R) Platinum 8380"
     assert "## Environmental impact" in text and "kWh" in text and "gCO2e" in text
@@ -65,7 +67,9 @@ def test_several_runs_are_summed() -> None:
     a, b = footprint(run_id="a"), footprint(run_id="b", gpus=4)
     co2 = front_matter(markdown.render(ReportInput(footprints=[a, b])))["co2_eq_emissions"]
     assert isinstance(co2, dict)
-    assert co2["emissions"] == pytest.approx((a.total_g or 0) + (b.total_g or 0), rel=1e-5)
+    ops = (a.operational_g or 0) + (b.operational_g or 0)
+    assert co2["emissions"] == pytest.approx(ops, rel=1e-5)
+    assert co2["total_emissions"] == pytest.approx((a.total_g or 0) + (b.total_g or 0), rel=1e-5)
     assert "4 x NVIDIA A100-SXM4-80GB" in str(co2["hardware_used"])
 
 
@@ -89,3 +93,9 @@ def test_yaml_number_reads_back_as_a_float(value: float) -> None:
     parsed = yaml.safe_load(f"k: {markdown.yaml_number(value)}")["k"]
     assert isinstance(parsed, float)
     assert parsed == pytest.approx(value, rel=1e-5)
+
+
+def test_the_paragraph_lists_the_caveats() -> None:
+    fp = replace(footprint(), warnings=("VM share of the host assumed",))
+    text = markdown.render(ReportInput(footprints=[fp]))
+    assert "Caveats that changed these numbers: VM share of the host assumed" in text

@@ -148,3 +148,33 @@ def test_front_of_all_permutations_is_stable() -> None:
     runs = [run(1, 0.9, 2.0), run(2, 0.8, 1.0), run(3, 0.9, 2.0)]
     for order in itertools.permutations(runs):
         assert {r["run_id"] for r in pareto_front(list(order), OBJECTIVES)} == {"r1", "r2", "r3"}
+
+
+def test_dominance_within_overlapping_intervals_is_said() -> None:
+    from carbonledger.report.pareto import leaderboard as board
+
+    a = {
+        "run_id": "a",
+        "name": "a",
+        "total_kgco2e": 1.0,
+        "uncertainty": {"total_kgco2e": [0.8, 1.2]},
+    }
+    b = {
+        "run_id": "b",
+        "name": "b",
+        "total_kgco2e": 1.1,
+        "uncertainty": {"total_kgco2e": [0.9, 1.3]},
+    }
+    c = {
+        "run_id": "c",
+        "name": "c",
+        "total_kgco2e": 5.0,
+        "uncertainty": {"total_kgco2e": [4.0, 6.0]},
+    }
+    rows = {r["run_id"]: r for r in board([a, b, c], ["total_kgco2e:min"])}
+    # b is beaten by a only within uncertainty; c is beaten clearly
+    assert rows["b"]["pareto"] is False and rows["b"]["dominated_within_uncertainty"] is True
+    assert rows["c"]["dominated_within_uncertainty"] is False
+    rows2 = {r["run_id"]: r for r in board([a, b], ["total_kgco2e:min"])}
+    assert rows2["b"]["dominated_within_uncertainty"] is True
+    assert rows2["b"]["intervals"]["total_kgco2e"] == (0.9, 1.3)

@@ -77,3 +77,14 @@ def test_method_phrases_and_numbers() -> None:
     assert statement.fmt_number(1234567.0) == "1,234,567"
     assert statement.fmt_number(1.0) == "1"
     assert statement.fmt_number(2.5e-9) == "2.50e-09"
+
+
+def test_the_statement_lists_the_caveats() -> None:
+    from dataclasses import replace as _replace
+
+    from factories import footprint as _footprint
+
+    from carbonledger.report.statement import statement as _statement
+
+    fp = _replace(_footprint(), warnings=("CPU modelled as a VM share",))
+    assert "Caveats that changed these figures: CPU modelled as a VM share." in _statement(fp)

@@ -80,3 +80,37 @@ def test_summary_of_footprints() -> None:
     assert [r.group for r in rows] == ["inference", "training"]
     assert rows[1].runs == 2
     assert overall.totals["total_kgco2e"] == pytest.approx(3 * (a.total_kgco2e or 0))
+
+
+def test_totals_have_intervals_adding_in_quadrature() -> None:
+    from carbonledger.report.summary import summarize as summ
+
+    runs = [
+        {
+            "phase": "training",
+            "energy_kwh": 1.0,
+            "total_kgco2e": 3.0,
+            "uncertainty": {"energy_kwh": [0.9, 1.1], "total_kgco2e": [2.7, 3.3]},
+        },
+        {
+            "phase": "training",
+            "energy_kwh": 1.0,
+            "total_kgco2e": 4.0,
+            "uncertainty": {"energy_kwh": [0.9, 1.1], "total_kgco2e": [3.6, 4.4]},
+        },
+        {
+            "phase": "inference",
+            "energy_kwh": 2.0,
+            "total_kgco2e": 1.0,
+            "uncertainty": {"energy_kwh": None, "total_kgco2e": None},
+        },
+    ]
+    rows, overall = summ(runs, "phase")
+    training = next(r for r in rows if r.group == "training")
+    low, high = training.intervals["total_kgco2e"] or (0.0, 0.0)
+    half = (0.3**2 + 0.4**2) ** 0.5  # independent runs: absolute errors in quadrature
+    assert (low, high) == pytest.approx((7 - half, 7 + half))
+    assert training.to_dict()["uncertainty"]["energy_kwh"] == pytest.approx(
+        [2 - 0.1414, 2 + 0.1414], abs=1e-3
+    )
+    assert overall.intervals["total_kgco2e"] is None  # one run without an interval: unknown

@@ -151,7 +151,17 @@ def handle_breakeven(args: argparse.Namespace) -> int:
     )
     print(f"embodied emissions of the new hardware: {_num(r.embodied_new_g / 1000, 6)} kgCO2e")
     print(r.note)
+    if r.hours_interval is not None:
+        print(f"  range: {_hours_range(r.hours_interval)} (inputs' uncertainty)")
     return 0
+
+
+def _hours_range(bounds: tuple[float, float | None]) -> str:
+    """``1,200–3,400 h``, or ``at least 1,200 h (maybe never)`` for an unbounded interval."""
+    low, high = bounds
+    if high is None:
+        return f"at least {low:,.0f} h (maybe never)"
+    return f"{low:,.0f}–{high:,.0f} h"
 
 
 def _line(r: Any, kind: str) -> str:
@@ -171,9 +181,11 @@ def _line(r: Any, kind: str) -> str:
         below = getattr(r, f"{kind}_cheaper_below") or "neither"
         above = getattr(r, f"{kind}_cheaper_above") or "neither"
         share = hours / life + 0.0  # −0 → 0
+        bounds = getattr(r, f"{kind}_hours_interval")
+        shown = f" [{_hours_range(bounds)}]" if bounds is not None else ""
         return (
-            f"{kind}: equal at {hours + 0.0:,.0f} active hours ({share:.1%} of the service "
-            f"life); cheaper below: {below}, above: {above}"
+            f"{kind}: equal at {hours + 0.0:,.0f} active hours{shown} ({share:.1%} of the "
+            f"service life); cheaper below: {below}, above: {above}"
         )
     if at_zero == at_full:
         if at_zero is None:

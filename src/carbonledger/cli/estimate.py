@@ -1,9 +1,14 @@
 """``carbonledger estimate``: a modelled footprint from hardware, time and place.
 
     carbonledger estimate [--power-w W | --gpu NAME | --cpu NAME] [--count N]
+                          [--cpu-cores N --cpu-core-w W [--cpu-utilization U]]
                           [--hours H | --device-hours H] [--utilization U] [--memory-gb G]
-                          [--pue X] [--intensity G_PER_KWH | --zone Z]
-                          [--embodied-kg KG --lifetime-years Y [--lifetime-use F]] [--json]
+                          [--psf F] [--pue X] [--intensity G_PER_KWH | --zone Z]
+                          [--embodied-kg KG] [--lifetime-years Y] [--lifetime-use F]
+                          [--no-embodied] [--json]
+
+Named hardware brings its catalog embodied figure by default; the output lists what the
+estimate includes and what it leaves out.
 
 Exclusive choices are checked by :func:`carbonledger.lifecycle.estimate.estimate`, so a bad
 combination is a configuration error (exit 3, one line), like any other invalid value.
@@ -23,8 +28,10 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "estimate",
         help="estimate a footprint from hardware and time (nothing measured)",
-        description="Energy = power × utilisation × device-hours (+ 0.3725 W/GB memory); "
-        "× PUE; × grid intensity; + embodied (SCI). Every figure is labelled modeled.",
+        description="Energy = (devices × power × utilisation + CPU cores × W per core × "
+        "usage + 0.3725 W/GB memory) × hours × PSF; × PUE; × grid intensity; + embodied "
+        "(SCI: the catalog's figure for named hardware, on by default). Every figure is "
+        "labelled modeled; the output says what is and is not included.",
     )
     power = p.add_argument_group("power (exactly one)")
     power.add_argument("--power-w", type=float, metavar="W", help="mean power per device (W)")
@@ -44,6 +51,31 @@ def register(subparsers: Any) -> None:
         help="mean utilisation of the power, 0..1 (default 1)",
     )
     p.add_argument("--memory-gb", type=float, metavar="G", help="memory (GB), 0.3725 W/GB")
+    p.add_argument(
+        "--cpu-cores", type=int, metavar="N", help="CPU cores (Green Algorithms), with --cpu-core-w"
+    )
+    p.add_argument(
+        "--cpu-core-w", type=float, metavar="W", help="power per CPU core (W): TDP / cores"
+    )
+    p.add_argument(
+        "--cpu-utilization",
+        type=float,
+        default=1.0,
+        metavar="U",
+        help="mean usage of the CPU cores, 0..1 (default 1)",
+    )
+    p.add_argument(
+        "--psf",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="pragmatic scaling factor: how many times the job is run (default 1)",
+    )
+    p.add_argument(
+        "--no-embodied",
+        action="store_true",
+        help="leave out embodied emissions (default: the catalog's figure for named hardware)",
+    )
     p.add_argument(
         "--pue", type=float, metavar="X", help="data-centre PUE (default: provider's, else 1.0)"
     )
@@ -87,9 +119,23 @@ def handle_estimate(args: argparse.Namespace) -> int:
         lifetime_use=args.lifetime_use,
         name=args.name,
         phase=args.phase,
+        cpu_cores=args.cpu_cores,
+        cpu_core_w=args.cpu_core_w,
+        cpu_utilization=args.cpu_utilization,
+        psf=args.psf,
+        include_embodied=not args.no_embodied,
     )
     if args.json:
         print_json(fp.to_dict())
     else:
         print(summary(fp))
+        print(scope_lines(fp.included, fp.excluded))
     return 0
+
+
+def scope_lines(included: tuple[str, ...], excluded: tuple[str, ...]) -> str:
+    """Two lines: what an estimate counts, and what it leaves out."""
+    return (
+        f"  includes  {'; '.join(included) or 'nothing'}\n"
+        f"  leaves out {'; '.join(excluded) or 'nothing'}"
+    )

@@ -111,7 +111,9 @@ def _from_series(
         raise ConfigError("provider csv needs --series FILE (or CARBONLEDGER_INTENSITY_SERIES)")
     if at is None:
         raise ConfigError("--series needs --at TIME (ISO 8601)")
-    series = load_series(path, basis=args.basis or "lifecycle", zone=None)
+    from carbonledger.intensity.series import label_user_series
+
+    series = label_user_series(load_series(path, basis=args.basis or "lifecycle", zone=None))
     info = _same_zone(args.zone, series.zone, path)
     return series.intensity(series.zone, at), info
 

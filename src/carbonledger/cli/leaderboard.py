@@ -97,6 +97,9 @@ def _text(rows: list[dict[str, Any]], names: list[str], skipped: list[dict[str, 
         beaten = ", ".join(cell(r, 12) for r in row["dominated_by"][:3])
         if len(row["dominated_by"]) > 3:
             beaten += f" (+{len(row['dominated_by']) - 3})"
+        if row.get("dominated_within_uncertainty"):
+            pareto = "no~"
+            beaten = "dominated (within uncertainty): " + beaten
         if row.get("missing"):
             beaten = "missing " + ", ".join(row["missing"])
         lines.append(

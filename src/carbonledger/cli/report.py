@@ -62,7 +62,9 @@ def handle(args: argparse.Namespace) -> int:
 
         from carbonledger.intensity.series_csv import load_series
 
-        series = load_series(Path(args.intensity_series), basis=args.basis)
+        from carbonledger.intensity.series import label_user_series
+
+        series = label_user_series(load_series(Path(args.intensity_series), basis=args.basis))
     ledger = open_ledger_for_reading(settings)
     try:
         runs = [ledger.get_run(r) for r in args.runs]

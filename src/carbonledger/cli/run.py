@@ -30,7 +30,10 @@ def register(subparsers: Any) -> None:
         "--zone", help="grid zone: FR, US-CA, aws:us-east-1, ... (default: world average)"
     )
     p.add_argument(
-        "--pue", type=float, help="power usage effectiveness of the facility (default 1.0)"
+        "--pue",
+        type=float,
+        help="power usage effectiveness of the facility (default: the provider's fleet PUE "
+        "for aws:/gcp:/azure: zones, else 1.0, i.e. IT energy only)",
     )
     p.add_argument("--interval", type=float, help="sampling interval in seconds (default 1.0)")
     p.add_argument(

@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from carbonledger.report.frame import load_footprints, parse_tag_filters
+    from carbonledger.report.numbers import format_mass_interval
     from carbonledger.report.summary import parse_group_by, summarize
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
 
@@ -68,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{cell(args.by, 20):<20} {'runs':>5} {'energy':>13} {'operational':>14} "
-        f"{'embodied':>14} {'total':>14}"
+        f"{'embodied':>14} {'total':>14}  {'total interval':<24}"
     )
     for row in [*rows, overall]:
         name = "TOTAL" if row is overall else ("(none)" if row.group is None else row.group)
@@ -77,6 +78,7 @@ def handle(args: argparse.Namespace) -> int:
             f"{cell(name, 20):<20} {row.runs:>5} {format_energy_kwh(t['energy_kwh']):>13} "
             f"{format_mass_kg(t['operational_kgco2e']):>14} "
             f"{format_mass_kg(t['embodied_kgco2e']):>14} {format_mass_kg(t['total_kgco2e']):>14}"
+            f"  {format_mass_interval(row.intervals.get('total_kgco2e')) or 'unknown':<24}"
         )
     gaps = {k: v for k, v in overall.missing.items() if v}
     if gaps:

@@ -25,13 +25,22 @@ one for carbon). Parallel lines never cross: the point is None. A crossing at ex
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from carbonledger.errors import ConfigError
+from carbonledger.lifecycle.uncertainty import combine_rel, interval, rel_for
 from carbonledger.units import J_PER_KWH, J_PER_WH, S_PER_HOUR, S_PER_YEAR, kg_to_g
 
-__all__ = ["Breakeven", "Indifference", "Option", "breakeven", "indifference"]
+__all__ = [
+    "Breakeven",
+    "Indifference",
+    "Option",
+    "breakeven",
+    "indifference",
+    "propagated_interval",
+]
 
 HOURS_PER_YEAR = S_PER_YEAR / S_PER_HOUR
 KWH_PER_WH = J_PER_WH / J_PER_KWH
@@ -74,6 +83,8 @@ class Breakeven:
     saved_g_per_hour: float
     hours: float | None
     note: str
+    # [low, high] hours from the inputs' relative errors; high None: it may never pay back
+    hours_interval: tuple[float, float | None] | None = None
 
     @property
     def power_saving_w(self) -> float:
@@ -100,12 +111,18 @@ def breakeven(
     power_new_w: float,
     intensity_g_per_kwh: float,
     pue: float = 1.0,
+    power_rel: float | None = None,
+    embodied_rel: float | None = None,
+    intensity_rel: float | None = None,
 ) -> Breakeven:
     """Hours of use after which replacing old hardware by new saves carbon.
 
     ``power_old_w`` and ``power_new_w`` are the mean IT powers for the same work (same
     service, same load); ``embodied_new_kg`` the new hardware's embodied emissions (the old
     hardware's are already spent). Returns ``hours`` None when there is no saving.
+    ``hours_interval`` propagates independent relative errors of the inputs (defaults:
+    powers ``model`` 0.30, embodied ``embodied_literature`` 0.50, intensity
+    ``intensity_annual`` 0.15; see :func:`propagated_interval`).
     """
     embodied_g = _finite(
         kg_to_g(_num(embodied_new_kg, "embodied_new_kg")),
@@ -138,7 +155,64 @@ def breakeven(
         "take more hours to pay back than can be represented",
     )
     note = f"pays back after {hours:,.0f} h of use ({hours / HOURS_PER_YEAR:.2f} years at 24/7)"
-    return Breakeven(embodied_g, p_old, p_new, pue_v, intensity, saved, hours, note)
+
+    def hours_for(x: dict[str, float]) -> float | None:
+        per_h = (x["power_old_w"] - x["power_new_w"]) * KWH_PER_WH * pue_v * x["intensity"]
+        return x["embodied"] / per_h if per_h > 0 else None
+
+    bounds = propagated_interval(
+        hours,
+        hours_for,
+        {
+            "power_old_w": (p_old, _rel(power_rel, "model")),
+            "power_new_w": (p_new, _rel(power_rel, "model")),
+            "embodied": (embodied_g, _rel(embodied_rel, "embodied_literature")),
+            "intensity": (intensity, _rel(intensity_rel, "intensity_annual")),
+        },
+    )
+    if bounds is not None and bounds[1] is None:
+        note += "; within the inputs' uncertainty it may never pay back"
+    return Breakeven(embodied_g, p_old, p_new, pue_v, intensity, saved, hours, note, bounds)
+
+
+def _rel(given: float | None, key: str) -> float:
+    return rel_for(key) if given is None else _num(given, "relative error")
+
+
+def propagated_interval(
+    value: float | None,
+    f: Callable[[dict[str, float]], float | None],
+    inputs: Mapping[str, tuple[float, float]],
+) -> tuple[float, float | None] | None:
+    """The interval of ``value = f(inputs)`` from independent relative errors of the inputs.
+
+    Each input ``name: (x, r)`` is moved to ``x·(1+r)`` and to ``x·(1−r)`` alone; the larger
+    relative change of ``f`` is that input's contribution, and contributions add in
+    quadrature (first-order propagation, as :func:`~carbonledger.lifecycle.uncertainty.
+    combine_rel`). When a move leaves ``f`` undefined or changes its sign (the saving may be
+    zero, the lines may not cross), the upper end is None: unbounded.
+    """
+    if value is None or value == 0:
+        return None
+    base = {k: x for k, (x, _) in inputs.items()}
+    contributions: list[float] = []
+    unbounded = False
+    for name, (x, r) in inputs.items():
+        worst = 0.0
+        for moved in (x * (1 + r), x * (1 - r)):
+            y = f({**base, name: moved})
+            if y is None or not math.isfinite(y) or (y > 0) != (value > 0):
+                unbounded = True
+                continue
+            worst = max(worst, abs(y - value) / abs(value))
+        contributions.append(worst)
+    rel = combine_rel(*contributions) or 0.0
+    bounds = interval(value, rel)
+    if bounds is None:
+        return None
+    if unbounded or rel >= 1:
+        return (bounds[0], None)
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -220,6 +294,10 @@ class Indifference:
     energy_cheaper_above: str | None
     carbon_cheaper_below: str | None
     carbon_cheaper_above: str | None
+    # [low, high] of the indifference points from the inputs' relative errors (high None:
+    # within them the lines may not cross); see :func:`propagated_interval`
+    energy_hours_interval: tuple[float, float | None] | None = None
+    carbon_hours_interval: tuple[float, float | None] | None = None
 
     @property
     def energy_utilization(self) -> float | None:
@@ -276,9 +354,13 @@ def indifference(
     *,
     intensity_g_per_kwh: float,
     service_life_years: float,
+    power_rel: float | None = None,
+    embodied_rel: float | None = None,
+    intensity_rel: float | None = None,
 ) -> Indifference:
     """The usage (active hours over the service life) at which two options cost the same
-    energy, and the same carbon (embodied + operational)."""
+    energy, and the same carbon (embodied + operational), each with an interval from the
+    inputs' relative errors (defaults as :func:`breakeven`)."""
     a = option_a.checked("option_a")
     b = option_b.checked("option_b")
     if a.name == b.name:
@@ -327,4 +409,28 @@ def indifference(
 
     e_below, e_above = sides(ea0, ea1, eb0, eb1, e_star)
     c_below, c_above = sides(ca0, ca1, cb0, cb1, c_star)
-    return Indifference(a, b, life_h, intensity, e_star, c_star, e_below, e_above, c_below, c_above)
+    p_rel = _rel(power_rel, "model")
+    inputs = {
+        "a_active": (a.active_power_w, p_rel),
+        "a_idle": (a.idle_power_w, p_rel),
+        "b_active": (b.active_power_w, p_rel),
+        "b_idle": (b.idle_power_w, p_rel),
+        "a_embodied": (a.embodied_kg, _rel(embodied_rel, "embodied_literature")),
+        "b_embodied": (b.embodied_kg, _rel(embodied_rel, "embodied_literature")),
+        "intensity": (intensity, _rel(intensity_rel, "intensity_annual")),
+    }
+
+    def star_for(x: dict[str, float], kind: str) -> float | None:
+        oa = Option(a.name, x["a_active"], x["a_idle"], x["a_embodied"], a.pue)
+        ob = Option(b.name, x["b_active"], x["b_idle"], x["b_embodied"], b.pue)
+        if kind == "energy":
+            f = [o.energy_kwh(u, life_h) for o in (oa, ob) for u in (0, life_h)]
+        else:
+            f = [o.carbon_g(u, life_h, x["intensity"]) for o in (oa, ob) for u in (0, life_h)]
+        return _crossing(f[0], f[1], f[2], f[3], life_h)
+
+    e_iv = propagated_interval(e_star, lambda x: star_for(x, "energy"), inputs)
+    c_iv = propagated_interval(c_star, lambda x: star_for(x, "carbon"), inputs)
+    return Indifference(
+        a, b, life_h, intensity, e_star, c_star, e_below, e_above, c_below, c_above, e_iv, c_iv
+    )

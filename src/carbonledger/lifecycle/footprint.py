@@ -156,6 +156,8 @@ class SpanFootprint:
     ended_at: str | None
     energy_j: float | None
     total_g: float | None
+    energy_interval_j: tuple[float, float] | None = None
+    total_interval_g: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +166,10 @@ class SpanFootprint:
             "ended_at": self.ended_at,
             "energy_kwh": _kwh(self.energy_j),
             "total_kgco2e": _kg(self.total_g),
+            "uncertainty": {
+                "energy_kwh": _pair(self.energy_interval_j, j_to_kwh),
+                "total_kgco2e": _pair(self.total_interval_g, g_to_kg),
+            },
         }
 
 
@@ -172,9 +178,15 @@ class FunctionalUnit:
     name: str
     count: float
     g_per_unit: float | None
+    interval_g_per_unit: tuple[float, float] | None = None  # the total's interval / count
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "count": self.count, "gco2e_per_unit": self.g_per_unit}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "gco2e_per_unit": self.g_per_unit,
+            "gco2e_per_unit_interval": _pair(self.interval_g_per_unit, float),
+        }
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,8 @@ class Footprint:
     warnings: tuple[str, ...] = ()
     shared_with: tuple[str, ...] = ()  # runs that shared the host with this one
     attribution: Attribution | None = None  # how it was split; None: not looked at
+    included: tuple[str, ...] = ()  # estimates: what the figure counts
+    excluded: tuple[str, ...] = ()  # estimates: what it leaves out
 
     @property
     def facility_energy_j(self) -> float | None:
@@ -285,4 +299,11 @@ class Footprint:
             "warnings": list(self.warnings),
             "shared_with": list(self.shared_with),
             "attribution": None if self.attribution is None else self.attribution.to_dict(),
+            **self._scope_dict(),
         }
+
+    def _scope_dict(self) -> dict[str, Any]:
+        """``included``/``excluded`` for estimates (absent from measured runs' JSON)."""
+        if not (self.included or self.excluded):
+            return {}
+        return {"included": list(self.included), "excluded": list(self.excluded)}

@@ -51,10 +51,21 @@ def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
 
 
 def average_intensity(zone: str | None) -> IntensityValue:
-    """The bundled annual average for ``zone``, or the world average labelled default."""
-    from carbonledger.intensity.bundled import bundled_intensity, world_default
+    """The bundled annual average for ``zone``, or the world average labelled default.
 
-    return world_default() if zone is None else bundled_intensity(zone)
+    A provider-native zone (``watttime:CAISO_NORTH``) or coordinates use the bundled zone
+    the provider-zone table maps to it, else the world default."""
+    from carbonledger.intensity.bundled import bundled_intensity, world_default
+    from carbonledger.intensity.provider_zones import bundled_zone_for
+
+    if zone is None:
+        return world_default()
+    key = bundled_zone_for(zone)
+    if key is not None:
+        return bundled_intensity(key)
+    if ":" in zone or "," in zone:  # provider-native or coordinates: nothing bundled
+        return world_default()
+    return bundled_intensity(zone)  # an unknown spelling: UnknownZoneError
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from carbonledger.lifecycle.plan import (
     average_intensity,
     plan_for,
     resolve_pue,
-    sample_carbon,
 )
 from carbonledger.lifecycle.sharing import ALONE, Sharing, share_for_run
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
@@ -147,13 +146,18 @@ def price_run(
         total_interval = interval(total_g, _sum_rel(terms))
 
     span_rows = tuple(
-        _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g)
+        _with_span_intervals(
+            _span_footprint(span, pue.value, series, intensity, run, duration_s, embodied_g),
+            energy_rel,
+            intensity.uncertainty_rel,
+            _sum_rel([(e.g, e.uncertainty_rel) for e in embodied]) if embodied else 0.0,
+            embodied_g,
+            run_duration_s=duration_s,
+            span=span,
+        )
         for span in spans
     )
-    fu = None
-    if functional_unit is not None:
-        name, count = functional_unit
-        fu = FunctionalUnit(name, count, None if total_g is None or count <= 0 else total_g / count)
+    fu = _functional_unit(functional_unit, total_g, total_interval)
 
     return Footprint(
         run_id=run.run_id,
@@ -200,13 +204,29 @@ def _operational(
 
     covered_j = 0.0
     grams = 0.0
+    series_g = 0.0  # grams priced from the series
+    weighted_rel_g = 0.0  # Σ grams × the relative uncertainty of the point that priced them
+    methods: set[str] = set()
     for s in samples:
         if s.energy_j is None or s.energy_j == 0:
             continue
-        carbon = sample_carbon(s, pue, series, average)
-        if carbon is not None:
-            grams += carbon.g
-            covered_j += carbon.covered_j
+        facility_kwh = s.energy_j * pue / J_PER_KWH
+        if s.t_end > s.t_start:
+            parts = series.segments(s.t_start, s.t_end)
+            duration = s.t_end - s.t_start
+        else:
+            i = series.index_at(s.t_start)
+            parts, duration = ([(i, 1.0)] if i is not None else []), 1.0
+        share = sum(seconds for _, seconds in parts) / duration
+        for i, seconds in parts:
+            g = facility_kwh * seconds / duration * series.values_g_per_kwh[i]
+            method, rel = series.point_label(i)
+            methods.add(method)
+            series_g += g
+            weighted_rel_g += g * rel
+        grams += facility_kwh * (1 - share) * average.g_per_kwh
+        covered_j += s.energy_j * share
+    grams += series_g
     coverage = covered_j / energy_j if energy_j > 0 else 0.0
     facility_kwh_total = energy_j * pue / J_PER_KWH
     effective = grams / facility_kwh_total if facility_kwh_total > 0 else None
@@ -218,27 +238,23 @@ def _operational(
         )
     if coverage == 0:
         return IntensityUsed.from_value(average, coverage=0.0), grams
-    rel = (
-        series.uncertainty_rel
-        if aligned
-        else max(series.uncertainty_rel, average.uncertainty_rel or 0)
-    )
+    # errors of one grid's consecutive hours are correlated: the grams-weighted mean of
+    # the points' relative errors (docs/methodology/lifecycle.md, "Intensity of a run")
+    series_rel = weighted_rel_g / series_g if series_g > 0 else series.uncertainty_rel
+    rel = series_rel if aligned else max(series_rel, average.uncertainty_rel or 0)
+    measured = aligned and methods <= {str(Method.MEASURED)}
     used = IntensityUsed(
         g_per_kwh=effective,
         zone=series.zone,
         signal=series.signal,
         basis=series.basis,
-        method=str(Method.MEASURED if aligned and not _any_estimated(series) else Method.MODELED),
+        method=str(Method.MEASURED if measured else Method.MODELED),
         source=series.source if aligned else f"{series.source} + {average.source}",
         time_aligned=aligned,
         coverage=coverage,
         uncertainty_rel=rel,
     )
     return used, grams
-
-
-def _any_estimated(series: IntensitySeries) -> bool:
-    return series.estimated is not None and any(series.estimated)
 
 
 def _span_footprint(
@@ -269,6 +285,53 @@ def _span_footprint(
         energy_j=energy_j,
         total_g=total_g,
     )
+
+
+def _with_span_intervals(
+    row: SpanFootprint,
+    energy_rel: float | None,
+    intensity_rel: float | None,
+    embodied_rel: float | None,
+    embodied_g: float,
+    *,
+    run_duration_s: float | None,
+    span: SpanRecord,
+) -> SpanFootprint:
+    """The span's energy and total with intervals: the run's relative errors, since a
+    span is measured by the same sensors and priced with the same intensity."""
+    from dataclasses import replace
+
+    if row.energy_j is None or energy_rel is None:
+        return row
+    energy_iv = interval(row.energy_j, energy_rel)
+    total_iv = None
+    if row.total_g is not None:
+        share_g = 0.0
+        if embodied_g and run_duration_s and span.ended_at is not None:
+            share_g = embodied_g * (span.ended_at - span.started_at) / run_duration_s
+        op_g = row.total_g - share_g
+        terms = [(op_g, combine_rel(energy_rel, intensity_rel))]
+        if share_g:
+            terms.append((share_g, embodied_rel))
+        total_iv = interval(row.total_g, _sum_rel(terms))
+    return replace(row, energy_interval_j=energy_iv, total_interval_g=total_iv)
+
+
+def _functional_unit(
+    functional_unit: tuple[str, float] | None,
+    total_g: float | None,
+    total_interval: tuple[float, float] | None,
+) -> FunctionalUnit | None:
+    """SCI per functional unit, with the total's interval divided by the count."""
+    if functional_unit is None:
+        return None
+    name, count = functional_unit
+    if total_g is None or count <= 0:
+        return FunctionalUnit(name, count, None)
+    per_unit = (
+        None if total_interval is None else (total_interval[0] / count, total_interval[1] / count)
+    )
+    return FunctionalUnit(name, count, total_g / count, per_unit)
 
 
 def stored_series(run: RunRecord, notes: list[str] | None = None) -> IntensitySeries | None:

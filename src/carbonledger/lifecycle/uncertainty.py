@@ -10,7 +10,7 @@ statistical estimates, and say how far a figure may plausibly be off.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import MappingProxyType
 
 from carbonledger.errors import ConfigError
@@ -22,6 +22,8 @@ __all__ = [
     "interval",
     "product_rel",
     "rel_for",
+    "rel_of_interval",
+    "sum_interval",
     "sum_rel",
 ]
 
@@ -116,3 +118,32 @@ def interval(value: float | None, rel: float | None) -> tuple[float, float] | No
     if value >= 0:
         low = max(0.0, low)
     return (min(low, high), max(low, high))
+
+
+def rel_of_interval(value: float | None, bounds: Sequence[float] | None) -> float | None:
+    """The relative half-width of ``bounds`` around ``value`` (the larger side, so an
+    interval floored at 0 is not read as narrower than it is); None if unknown."""
+    if value is None or not bounds or len(bounds) != 2:
+        return None
+    low, high = float(bounds[0]), float(bounds[1])
+    if value == 0:
+        return 0.0 if low == high == 0 else None
+    return max(abs(high - value), abs(value - low)) / abs(value)
+
+
+def sum_interval(
+    terms: Iterable[tuple[float | None, Sequence[float] | None]],
+) -> tuple[float, float] | None:
+    """The interval of a sum of independent figures ``(value, [low, high])``.
+
+    Absolute errors add in quadrature (:func:`sum_rel`); None when any value or interval
+    is unknown, or when there is nothing to sum."""
+    pairs: list[tuple[float, float | None]] = []
+    for value, bounds in terms:
+        if value is None:
+            return None
+        pairs.append((float(value), rel_of_interval(value, bounds)))
+    if not pairs:
+        return None
+    total = math.fsum(v for v, _ in pairs)
+    return interval(total, sum_rel(pairs))

@@ -4,12 +4,15 @@ The metadata follows the Hub's "Displaying carbon emissions for your model" page
 (huggingface.co/docs/hub/model-cards-co2): ``emissions`` in grams of CO2e (a number),
 ``source``, ``training_type``, ``geographical_location`` and ``hardware_used``.
 
-* ``emissions``: the sum of the runs' total emissions (operational + embodied), grams. When
-  a run has none, the key is left out and a YAML comment says why (never a made-up 0).
-* ``training_type``: a run's ``training_type`` tag when it has one (``pre-training``,
-  ``fine-tuning``…); otherwise from its phase: training → ``training``, experimentation →
-  ``experimentation``, data → ``data preparation``, inference → ``inference``, other →
-  ``other``. carbonledger cannot tell pre-training from fine-tuning by itself: tag the run.
+* ``emissions``: the sum of the runs' **operational** emissions, grams: what other cards on
+  the Hub report, so cards stay comparable. The embodied part and the total sit beside it
+  (``embodied_emissions``, ``total_emissions``, extra keys the Hub's metadata tolerates) and
+  in the paragraph. When a run has no value, the key is left out and a YAML comment says
+  why (never a made-up 0).
+* ``training_type``: a run's ``training_type`` tag when it has one; the Hub documents
+  ``pre-training`` and ``fine-tuning``. carbonledger cannot tell them apart by itself, so an
+  untagged run writes no ``training_type`` (tag it: ``--tag training_type=fine-tuning``);
+  the paragraph names the runs' phases instead.
 * ``geographical_location``: the zone, or ``unknown`` when the intensity was the
   world-average default; never a guessed place.
 * ``hardware_used``: GPUs and CPUs with counts, e.g. ``8 x NVIDIA A100-SXM4-80GB``.
@@ -90,7 +93,8 @@ def yaml_number(value: float) -> str:
 
 
 def training_type(fp: Footprint) -> str:
-    """The run's ``training_type`` tag, or its phase mapped as the module says."""
+    """The run's ``training_type`` tag, or its phase mapped as the module says (for the
+    paragraph; the front matter writes only tags)."""
     tagged = fp.tags.get("training_type")
     if tagged:
         return tagged
@@ -118,12 +122,20 @@ def _hardware(footprints: Sequence[Footprint], data: ReportInput) -> str:
 def co2_eq_emissions(data: ReportInput) -> dict[str, object]:
     """The ``co2_eq_emissions`` mapping (``emissions`` absent when it is unknown)."""
     footprints = list(data.footprints)
+    ops = [fp.operational_g for fp in footprints]
     totals = [fp.total_g for fp in footprints]
     fields: dict[str, object] = {}
+    if footprints and all(o is not None for o in ops):
+        fields["emissions"] = math.fsum(o for o in ops if o is not None)
+    embodied = [fp.embodied_g for fp in footprints if fp.embodied_g is not None]
+    if embodied:
+        fields["embodied_emissions"] = math.fsum(embodied)
     if footprints and all(t is not None for t in totals):
-        fields["emissions"] = math.fsum(t for t in totals if t is not None)
+        fields["total_emissions"] = math.fsum(t for t in totals if t is not None)
     fields["source"] = SOURCE
-    fields["training_type"] = _joined([training_type(fp) for fp in footprints]) or "unknown"
+    tagged = [fp.tags.get("training_type") for fp in footprints]
+    if footprints and all(tagged):
+        fields["training_type"] = _joined([t for t in tagged if t])
     fields["geographical_location"] = _joined([_location(fp) for fp in footprints]) or "unknown"
     fields["hardware_used"] = _hardware(footprints, data)
     return fields
@@ -169,9 +181,13 @@ def _paragraph(data: ReportInput) -> str:
         total = math.fsum(t for t in totals if t is not None)
         op = math.fsum(o for o in ops if o is not None)
         text.append(
-            f" and emitted {fmt_number(total)} gCO2e ({fmt_number(g_to_kg(total))} kgCO2e): "
-            f"{fmt_number(op)} g operational"
-            + (f" and {fmt_number(math.fsum(embodied))} g embodied" if embodied else "")
+            f" and emitted {fmt_number(op)} gCO2e operational (the metadata's `emissions`)"
+            + (
+                f" plus {fmt_number(math.fsum(embodied))} g embodied, {fmt_number(total)} gCO2e "
+                f"({fmt_number(g_to_kg(total))} kgCO2e) in total"
+                if embodied
+                else f" ({fmt_number(g_to_kg(total))} kgCO2e)"
+            )
             + "."
         )
         intervals = [fp.total_interval_g for fp in footprints]
@@ -189,6 +205,9 @@ def _paragraph(data: ReportInput) -> str:
     if by_method:
         parts = [f"{m} ({', '.join(sorted(by_method[m]))})" for m in sorted(by_method)]
         text.append(f" Energy by component: {'; '.join(parts)}.")
+    notes = list(dict.fromkeys(w for fp in footprints for w in fp.warnings))
+    if notes:
+        text.append(f" Caveats that changed these numbers: {'; '.join(notes)}.")
     text.append(" Accounted with carbonledger.")
     # markdown renderers pass HTML through: user and host strings must not become markup
     return escape("".join(text), quote=False)

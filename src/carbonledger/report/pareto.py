@@ -29,10 +29,12 @@ __all__ = [
     "dominators",
     "expands_front",
     "leaderboard",
+    "objective_interval",
     "objective_value",
     "pareto_front",
     "parse_objective",
     "parse_objectives",
+    "within_uncertainty",
 ]
 
 SENSES = ("max", "min")
@@ -115,6 +117,43 @@ def objective_value(run: Any, name: str) -> float | None:
             return None
         node = node[part]
     return _number(node)
+
+
+# objectives whose footprint JSON carries an interval, and where it is
+_INTERVALS = {
+    "total_kgco2e": ("uncertainty", "total_kgco2e"),
+    "energy_kwh": ("uncertainty", "energy_kwh"),
+    "functional_unit.gco2e_per_unit": ("functional_unit", "gco2e_per_unit_interval"),
+}
+
+
+def objective_interval(run: Any, name: str) -> tuple[float, float] | None:
+    """The ``[low, high]`` of an objective that has one in the footprint JSON, else None
+    (metrics are taken as exact)."""
+    where = _INTERVALS.get(name)
+    if where is None:
+        return None
+    node = as_mapping(run).get(where[0])
+    bounds = node.get(where[1]) if isinstance(node, Mapping) else None
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+        return None
+    low, high = _number(bounds[0]), _number(bounds[1])
+    return None if low is None or high is None else (low, high)
+
+
+def _overlap(a: Any, b: Any, objective: Objective) -> bool:
+    """Whether a and b cannot be told apart on ``objective`` (intervals overlap, or equal
+    exact values)."""
+    ia, ib = objective_interval(a, objective.name), objective_interval(b, objective.name)
+    if ia is None or ib is None:
+        return objective_value(a, objective.name) == objective_value(b, objective.name)
+    return ia[0] <= ib[1] and ib[0] <= ia[1]
+
+
+def within_uncertainty(a: Any, b: Any, objectives: Sequence[ObjectiveLike]) -> bool:
+    """Whether runs ``a`` and ``b`` overlap within their intervals on every objective, so
+    that neither clearly dominates the other."""
+    return all(_overlap(a, b, o) for o in parse_objectives(objectives))
 
 
 def _point(run: Any, objectives: Sequence[Objective]) -> tuple[float, ...] | None:
@@ -215,6 +254,17 @@ def leaderboard(
             ]
             row["pareto"] = not beaten_by
             row["dominated_by"] = beaten_by
+            # dominated only within uncertainty: every dominator overlaps this run's
+            # intervals on every objective, so the ranking is not established
+            dominators_ = [
+                other
+                for other, q in zip(runs, points, strict=True)
+                if q is not None and _dominates(q, p)
+            ]
+            row["dominated_within_uncertainty"] = bool(dominators_) and all(
+                all(_overlap(other, run, o) for o in objs) for other in dominators_
+            )
+        row["intervals"] = {o.name: objective_interval(run, o.name) for o in objs}
         rows.append(row)
 
     def sort_key(item: tuple[int, dict[str, Any]]) -> tuple[int, int, float, int]:

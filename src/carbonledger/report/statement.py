@@ -182,6 +182,8 @@ def statement(fp: Footprint, devices: Sequence[DeviceInfo] = ()) -> str:
         parts.append("Embodied emissions of the hardware are not included.")
     if fp.total_g is not None:
         parts.append(f"In total: {fmt_number(g_to_kg(fp.total_g))} kgCO2e ({_interval_kg(fp)}).")
+    if fp.warnings:
+        parts.append(f"Caveats that changed these figures: {'; '.join(fp.warnings)}.")
     parts.append(f"Energy and emissions were accounted with carbonledger {__version__}.")
     return " ".join(parts)
 

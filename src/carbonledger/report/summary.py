@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from carbonledger.errors import ConfigError
+from carbonledger.lifecycle.uncertainty import sum_interval
 from carbonledger.report.pareto import as_mapping
 
 __all__ = ["FIELDS", "SummaryRow", "group_key", "parse_group_by", "summarize"]
@@ -28,6 +29,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 GROUPINGS = ("phase", "name", "tag", "day")
+# fields with an interval in the footprint JSON's ``uncertainty``
+INTERVAL_FIELDS = ("energy_kwh", "total_kgco2e")
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,19 @@ class SummaryRow:
     runs: int
     totals: dict[str, float | None]  # None when no run of the group had a value
     missing: dict[str, int]  # runs of the group without a value, per field
+    # [low, high] of the summed energy_kwh and total_kgco2e: the runs' absolute errors in
+    # quadrature (independent runs); None when a run has no interval or no value
+    intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "runs": self.runs, **self.totals, "missing": self.missing}
+        uncertainty = {k: None if v is None else [v[0], v[1]] for k, v in self.intervals.items()}
+        return {
+            "group": self.group,
+            "runs": self.runs,
+            **self.totals,
+            "missing": self.missing,
+            "uncertainty": uncertainty,
+        }
 
 
 def parse_group_by(spec: str) -> tuple[str, str | None]:
@@ -96,7 +109,17 @@ def _row(group: str | None, runs: Sequence[Any]) -> SummaryRow:
         present = [v for v in values if v is not None]
         totals[column] = math.fsum(present) if present else None
         missing[column] = len(values) - len(present)
-    return SummaryRow(group=group, runs=len(runs), totals=totals, missing=missing)
+    intervals: dict[str, tuple[float, float] | None] = {}
+    for key in INTERVAL_FIELDS:
+        terms = []
+        for run in runs:
+            data = as_mapping(run)
+            bounds = (data.get("uncertainty") or {}).get(key)
+            terms.append((_number(data.get(key)), bounds if isinstance(bounds, list) else None))
+        intervals[key] = sum_interval(terms)
+    return SummaryRow(
+        group=group, runs=len(runs), totals=totals, missing=missing, intervals=intervals
+    )
 
 
 def summarize(runs: Sequence[Any], by: str = "phase") -> tuple[list[SummaryRow], SummaryRow]:
@@ -116,5 +139,14 @@ def summarize(runs: Sequence[Any], by: str = "phase") -> tuple[list[SummaryRow],
         parts = [r.totals[column] for r in rows if r.totals[column] is not None]
         totals[column] = math.fsum(p for p in parts if p is not None) if parts else None
         missing[column] = sum(r.missing[column] for r in rows)
-    overall = SummaryRow(group="all", runs=len(runs), totals=totals, missing=missing)
+    intervals = {
+        key: sum_interval(
+            (r.totals[key], None if r.intervals.get(key) is None else list(r.intervals[key] or ()))
+            for r in rows
+        )
+        for key in INTERVAL_FIELDS
+    }
+    overall = SummaryRow(
+        group="all", runs=len(runs), totals=totals, missing=missing, intervals=intervals
+    )
     return rows, overall

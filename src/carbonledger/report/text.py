@@ -62,7 +62,8 @@ def summary(fp: Footprint) -> str:
     aligned = "time-aligned" if i["time_aligned"] else "one average"
     year = f" {i['year']}" if i.get("year") else ""
     lines.append(
-        f"  grid    {g} ({i['zone']}, {i['signal']}, {i['basis']}, {i['method']}, {aligned}) "
+        f"  grid    {g} ({i['zone'] or 'no zone'}, {i['signal']}, {i['basis']}, "
+        f"{i['method']}, {aligned}) "
         f"[{i['source']}{year}]"
     )
     total_iv = d["uncertainty"]["total_kgco2e"]

@@ -49,7 +49,7 @@ class RecorderSink(BaseSink):
     def recorded_series(self) -> IntensitySeries | None:
         """What the recorder kept (None when nothing was recorded)."""
         recorder = self.recorder
-        getter = getattr(recorder, "series", None)
+        getter = getattr(recorder, "recorded_series", None)
         if callable(getter):
             found: IntensitySeries | None = getter()
             return found

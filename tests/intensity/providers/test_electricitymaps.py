@@ -155,6 +155,18 @@ def test_cache_hit_avoids_second_request(
     assert em_server.count("/v3/carbon-intensity/latest") == 1
 
 
+def test_one_tokens_answer_is_not_served_to_another(
+    em_server: ElectricityMapsServer, settings: HttpSettings, cache_dir: Path
+) -> None:
+    make(em_server, settings).intensity("DE")  # cached under the good token
+    wrong = "em-OTHER-token-424242"
+    with pytest.raises(ProviderError, match="HTTP 401"):
+        make(em_server, settings, token=wrong).intensity("DE")  # asks, is refused
+    assert em_server.count("/v3/carbon-intensity/latest") == 2
+    text = all_cache_text(cache_dir) + "".join(p.name for p in cache_dir.rglob("*"))
+    assert TOKEN not in text and wrong not in text
+
+
 def test_bad_token(
     em_server: ElectricityMapsServer, settings: HttpSettings, cache_dir: Path
 ) -> None:

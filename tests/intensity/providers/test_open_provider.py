@@ -130,9 +130,13 @@ def test_csv_provider_wraps_the_loader(fake_loader: list[tuple[Path, str, str | 
     assert fake_loader == []  # read on first use
     now = provider.intensity("DE")
     assert fake_loader == [(Path("/data/de.csv"), "direct", None)]
-    assert (now.g_per_kwh, now.method, now.at) == (200.0, Method.MEASURED, NOW)
+    # a user's file without provenance is a user-given intensity: modeled ±15 % (±20 %
+    # where flagged estimated), never measured (docs/methodology/intensity.md)
+    assert (now.g_per_kwh, now.method, now.at) == (200.0, Method.MODELED, NOW)
+    assert now.uncertainty_rel == pytest.approx(0.15)
     past = provider.intensity("de", at=NOW - 3000)
     assert (past.g_per_kwh, past.method) == (250.0, Method.MODELED)
+    assert past.uncertainty_rel == pytest.approx(0.20)
     assert provider.history("DE", NOW - 7200, NOW - 3600).values_g_per_kwh == (300.0,)
     assert len(fake_loader) == 1  # loaded once
 

@@ -11,7 +11,7 @@ from carbonledger.errors import ProviderError
 from carbonledger.intensity.base import IntensitySource, IntensityValue
 from carbonledger.intensity.providers._http import HttpClient
 from carbonledger.intensity.providers._util import floor_to, format_utc
-from carbonledger.intensity.series import IntensitySeries
+from carbonledger.intensity.series import ESTIMATED_UNCERTAINTY_REL, IntensitySeries
 from carbonledger.records import Method
 
 __all__ = [
@@ -22,8 +22,7 @@ __all__ = [
 ]
 
 # carbonledger's own rough relative uncertainties (the providers publish none per value)
-MEASURED_UNCERTAINTY_REL = 0.10
-ESTIMATED_UNCERTAINTY_REL = 0.20
+MEASURED_UNCERTAINTY_REL = 0.10  # ESTIMATED_UNCERTAINTY_REL (0.20) lives in series.py
 
 HOUR_S = 3600.0
 NOW_TOLERANCE_S = 60.0  # a time this close to now asks for the latest value

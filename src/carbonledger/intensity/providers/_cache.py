@@ -1,9 +1,11 @@
 """A small on-disk JSON cache of provider responses, so repeated queries don't hit the API.
 
-One file per (provider, endpoint, params), named by a SHA-256 of the three; each holds the
-response and when it was stored. Keys are built from the request *without* its credentials
-(tokens travel in headers, never in params), and :meth:`ResponseCache.put` refuses to write
-any entry whose text contains one of the secrets it was given.
+One file per (provider, endpoint, params, credential), named by a SHA-256 of the four; each
+holds the response and when it was stored. The credential part is a SHA-256 of the
+credential (:func:`credential_id`), never the credential itself, so one token's answer is
+never served to a request made with another (plans differ in zones and data), and
+:meth:`ResponseCache.put` refuses to write any entry whose text contains one of the secrets
+it was given.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_dir"]
+__all__ = ["ResponseCache", "cache_key", "credential_id", "default_cache_dir"]
 
 log = logging.getLogger("carbonledger.intensity.providers")
 
@@ -32,9 +34,20 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) / "carbonledger" / "providers"
 
 
-def cache_key(provider: str, endpoint: str, params: Mapping[str, str]) -> str:
-    """A stable hex digest of the request's provider, endpoint and sorted params."""
-    text = json.dumps([provider, endpoint, sorted(params.items())], separators=(",", ":"))
+def credential_id(parts: Sequence[str]) -> str:
+    """A SHA-256 hex digest standing for a credential (empty string for none)."""
+    if not any(parts):
+        return ""
+    text = json.dumps(["carbonledger-cache-credential", *parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_key(provider: str, endpoint: str, params: Mapping[str, str], credential: str = "") -> str:
+    """A stable hex digest of the request's provider, endpoint, sorted params and
+    credential id (:func:`credential_id`)."""
+    text = json.dumps(
+        [provider, endpoint, sorted(params.items()), credential], separators=(",", ":")
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -52,10 +65,16 @@ class ResponseCache:
         return self.directory / provider / f"{key}.json"
 
     def get(
-        self, provider: str, endpoint: str, params: Mapping[str, str], ttl_s: float
+        self,
+        provider: str,
+        endpoint: str,
+        params: Mapping[str, str],
+        ttl_s: float,
+        *,
+        credential: str = "",
     ) -> Any | None:
         """The stored response if younger than ``ttl_s``; None when absent, stale or unreadable."""
-        path = self._path(provider, cache_key(provider, endpoint, params))
+        path = self._path(provider, cache_key(provider, endpoint, params, credential))
         try:
             with path.open("r", encoding="utf-8") as fh:
                 entry = json.load(fh)
@@ -82,6 +101,7 @@ class ResponseCache:
         payload: Any,
         *,
         secrets: Sequence[str] = (),
+        credential: str = "",
     ) -> bool:
         """Store ``payload``; False (nothing written) when it cannot be or must not be."""
         entry = {
@@ -101,7 +121,7 @@ class ResponseCache:
                 "provider cache: not storing a %s response that contains a credential", provider
             )
             return False
-        path = self._path(provider, cache_key(provider, endpoint, params))
+        path = self._path(provider, cache_key(provider, endpoint, params, credential))
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

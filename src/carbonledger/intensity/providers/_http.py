@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
-from carbonledger.intensity.providers._cache import ResponseCache, default_cache_dir
+from carbonledger.intensity.providers._cache import (
+    ResponseCache,
+    credential_id,
+    default_cache_dir,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -291,6 +295,7 @@ class HttpClient:
         secrets: Sequence[Secret] = (),
         cache: ResponseCache | None = None,
         clock: Callable[[], float] = time.time,
+        identity: str = "",
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -298,6 +303,9 @@ class HttpClient:
         self.settings = settings
         self._secrets: list[Secret] = [s for s in secrets if s]
         self._secrets += _userinfo_secrets(self.base_url)
+        # the cache keys answers by a hash of the credential (and ``identity``, e.g. a
+        # user name), never by the credential: one token's answer is not another's
+        self._credential = credential_id([identity, *(s.reveal() for s in self._secrets)])
         if cache is None and settings.cache_enabled and settings.cache_dir is not None:
             cache = ResponseCache(settings.cache_dir, clock=clock)
         self.cache = cache if settings.cache_enabled else None
@@ -395,7 +403,9 @@ class HttpClient:
         query = dict(params or {})
         endpoint = self.shown_url + path  # the cache never holds a user:password
         if self.cache is not None and cache_ttl_s is not None:
-            cached = self.cache.get(self.provider, endpoint, query, cache_ttl_s)
+            cached = self.cache.get(
+                self.provider, endpoint, query, cache_ttl_s, credential=self._credential
+            )
             if cached is not None:
                 log.debug("%s: cache hit for %s", self.provider, path)
                 return parse(cached)
@@ -403,7 +413,14 @@ class HttpClient:
         result = parse(payload)
         if self.cache is not None and cache_ttl_s is not None:
             secrets = [s.reveal() for s in self._secrets]
-            self.cache.put(self.provider, endpoint, query, payload, secrets=secrets)
+            self.cache.put(
+                self.provider,
+                endpoint,
+                query,
+                payload,
+                secrets=secrets,
+                credential=self._credential,
+            )
         return result
 
     def _fetch(

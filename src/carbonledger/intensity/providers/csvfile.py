@@ -14,7 +14,7 @@ from pathlib import Path
 from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.providers._util import format_utc
-from carbonledger.intensity.series import IntensitySeries
+from carbonledger.intensity.series import IntensitySeries, label_user_series
 from carbonledger.records import Method
 
 __all__ = ["BASIS_ENV", "SERIES_ENV", "CsvSeriesProvider"]
@@ -71,7 +71,7 @@ class CsvSeriesProvider:
             series = module.load_series(self.path, basis=self.basis, zone=self.zone)
             if not isinstance(series, IntensitySeries):
                 raise ProviderError(f"csv: {self.path.name} did not load as an intensity series")
-            self._series = series
+            self._series = label_user_series(series)  # a user's numbers: not measured
         return self._series
 
     def _checked(self, zone: str) -> IntensitySeries:
@@ -90,15 +90,15 @@ class CsvSeriesProvider:
                 f"csv: {self.path.name} covers {series.start:.0f} to {series.end:.0f} (unix s), "
                 f"not {when:.0f}"
             )
-        estimated = bool(series.estimated[i]) if series.estimated is not None else False
+        method, rel = series.point_label(i)
         return IntensityValue(
             g_per_kwh=series.values_g_per_kwh[i],
             zone=series.zone,
             signal=series.signal,
             basis=series.basis,
-            method=Method.MODELED if estimated else Method.MEASURED,
+            method=Method(method),
             source=f"{series.source}@{format_utc(series.times[i], 'minutes')}",
-            uncertainty_rel=series.uncertainty_rel,
+            uncertainty_rel=rel,
             at=series.times[i],
         )
 

@@ -141,7 +141,14 @@ class WattTimeProvider(LiveProvider):
         self._token_lock = threading.Lock()
         self.logins = 0
         # the password and every token are secrets (the username is not)
-        http = HttpClient(NAME, base_url, settings or HttpSettings(), secrets=[word], clock=clock)
+        http = HttpClient(
+            NAME,
+            base_url,
+            settings or HttpSettings(),
+            secrets=[word],
+            clock=clock,
+            identity=user.reveal(),
+        )
         super().__init__(http, clock=clock)
 
     def __repr__(self) -> str:
