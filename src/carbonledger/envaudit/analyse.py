@@ -58,10 +58,10 @@ def analyse(
     for path, names in snap.modules.items():
         real = _real(path, realpath)
         touched.add(real)
-        i = owner.get(real, owner.get(os.path.normpath(path)))
-        if i is not None:
-            evidence[i].add("imported")
-            module_count[i] += len(names)
+        found = owner.get(real, owner.get(os.path.normpath(path)))
+        if found is not None:
+            evidence[found].add("imported")
+            module_count[found] += len(names)
             continue
         if any(marker in real + "/" for marker in _SITE_MARKERS):
             outside += len(names)  # another environment's file: never matched by name
