@@ -7,7 +7,9 @@ from carbonledger.envaudit.observe import Snapshot
 SITE = "/env/lib/python3.11/site-packages"
 
 
-def dist(name: str, size: int | None, files: list[str], top: tuple[str, ...] = (), **kw: object) -> InstalledDist:
+def dist(
+    name: str, size: int | None, files: list[str], top: tuple[str, ...] = (), **kw: object
+) -> InstalledDist:
     paths = frozenset(f"{SITE}/{f}" for f in files)
     so = tuple((p, 100) for p in sorted(paths) if ".so" in p)
     return InstalledDist(name, "1", SITE, size, paths, so, top, **kw)  # type: ignore[arg-type]
@@ -45,7 +47,11 @@ def test_imported_and_mapped_distributions_are_used() -> None:
             "/src/mypkg/__init__.py": {"mypkg", "mypkg.sub"},
             "/usr/lib/python3.11/json/__init__.py": {"json"},
         },
-        {f"{SITE}/nvidia/cublas/lib/libcublas.so.12", f"{SITE}/torch/lib/libtorch.so", "/lib/libc.so.6"},
+        {
+            f"{SITE}/nvidia/cublas/lib/libcublas.so.12",
+            f"{SITE}/torch/lib/libtorch.so",
+            "/lib/libc.so.6",
+        },
     )
     audit = analyse(s, DISTS, mode="in-process", realpath=identity)
     by = {d.name: d for d in audit.distributions}

@@ -34,7 +34,9 @@ def test_children_and_grandchildren_report(fake_venv: tuple[Path, Path, dict[str
         env = hook.child_env({"PATH": os.environ.get("PATH", ""), "PYTHONPATH": "/nonexistent"})
         assert env["PYTHONPATH"] == hook.path + os.pathsep + "/nonexistent"
         assert env[ENV_VAR] == hook.path
-        grandchild = f"import subprocess, sys; subprocess.run([sys.executable, '-c', 'import gamma'])"
+        grandchild = (
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', 'import gamma'])"
+        )
         run_py(venv, "import alpha; " + grandchild, env)
         reports, problems = hook.reports()
         assert problems == []

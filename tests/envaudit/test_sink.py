@@ -19,7 +19,9 @@ from carbonledger.records import RunRecord, RunStatus, Scope
 
 
 def record() -> RunRecord:
-    return RunRecord("run-1", "x", "other", RunStatus.RUNNING, 0.0, None, Scope.MACHINE, None, None, 1.0)
+    return RunRecord(
+        "run-1", "x", "other", RunStatus.RUNNING, 0.0, None, Scope.MACHINE, None, None, 1.0
+    )
 
 
 def test_in_process_audit_sees_this_interpreter(
@@ -63,7 +65,9 @@ def test_process_tree_maps_show_loaded_shared_objects(
     child = subprocess.Popen(
         [str(venv / "bin" / "python"), "-c", code], env=hook.child_env(dict(os.environ))
     )
-    sink = EnvAuditSink(root_pid=child.pid, in_process=False, hook=hook, poll_interval_s=0.1, own_thread=True)
+    sink = EnvAuditSink(
+        root_pid=child.pid, in_process=False, hook=hook, poll_interval_s=0.1, own_thread=True
+    )
     sink.begin()
     child.wait(timeout=60)
     audit = sink.finish("run-2")
