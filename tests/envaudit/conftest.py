@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.envaudit.fakeenv import install_fake_dists, make_venv, site_packages
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from carbonledger.cli.main import main
 from tests.envaudit.fakeenv import make_oci_image
 from tests.envaudit.test_image import LAYERS
+
+from carbonledger.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -165,10 +165,11 @@ def test_nothing_is_imported_when_not_asked(tmp_path: Path) -> None:
 import sys
 import carbonledger as cl
 from carbonledger.cli.main import main
-with cl.track("plain", ledger={str(tmp_path / "l.sqlite")!r}, interval=0.1) as run:
+LEDGER = {str(tmp_path / "l.sqlite")!r}
+with cl.track("plain", ledger=LEDGER, interval=0.1) as run:
     sum(range(1000))
-assert main(["run", "--quiet", "--ledger", {str(tmp_path / "l.sqlite")!r}, "--", sys.executable, "-c", "pass"]) == 0
-main(["show", run.run_id, "--ledger", {str(tmp_path / "l.sqlite")!r}])
+assert main(["run", "--quiet", "--ledger", LEDGER, "--", sys.executable, "-c", "pass"]) == 0
+main(["show", run.run_id, "--ledger", LEDGER])
 leaked = sorted(m for m in sys.modules if m.startswith("carbonledger.envaudit"))
 assert not leaked, leaked
 """

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.envaudit.fakeenv import FAKE_DISTS, install_dist
 
 from carbonledger.envaudit.distributions import (
     current_site_dirs,
@@ -13,7 +14,6 @@ from carbonledger.envaudit.distributions import (
     scan,
 )
 from carbonledger.errors import DataError
-from tests.envaudit.fakeenv import FAKE_DISTS, install_dist
 
 
 def test_scan_reads_record_sizes(fake_venv: tuple[Path, Path, dict[str, int]]) -> None:

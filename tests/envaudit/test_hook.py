@@ -35,7 +35,7 @@ def test_children_and_grandchildren_report(fake_venv: tuple[Path, Path, dict[str
         assert env["PYTHONPATH"] == hook.path + os.pathsep + "/nonexistent"
         assert env[ENV_VAR] == hook.path
         grandchild = (
-            f"import subprocess, sys; subprocess.run([sys.executable, '-c', 'import gamma'])"
+            "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import gamma'])"
         )
         run_py(venv, "import alpha; " + grandchild, env)
         reports, problems = hook.reports()

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.envaudit.fakeenv import _tar_bytes, make_oci_image
 
 from carbonledger.envaudit.image import audit_image, parse_dpkg_status
 from carbonledger.errors import DataError
-from tests.envaudit.fakeenv import _tar_bytes, make_oci_image
 
 SP = "usr/local/lib/python3.11/site-packages"
 
@@ -146,15 +146,15 @@ def test_bad_images_are_data_errors(tmp_path: Path) -> None:
         audit_image(str(not_tar))
     empty = tmp_path / "empty.tar"
     empty.write_bytes(_tar_bytes({"readme": b"x"}))
-    with pytest.raises(DataError, match="no manifest.json or index.json"):
+    with pytest.raises(DataError, match=r"no manifest\.json or index\.json"):
         audit_image(str(empty))
     broken = tmp_path / "broken.tar"
     broken.write_bytes(_tar_bytes({"index.json": b"{nope"}))
-    with pytest.raises(DataError, match="index.json: not JSON"):
+    with pytest.raises(DataError, match=r"index\.json: not JSON"):
         audit_image(str(broken))
     missing = tmp_path / "missing.tar"
     missing.write_bytes(_tar_bytes({"manifest.json": b'[{"Layers": ["nope.tar"]}]'}))
-    with pytest.raises(DataError, match="nope.tar missing"):
+    with pytest.raises(DataError, match=r"nope\.tar missing"):
         audit_image(str(missing))
     with pytest.raises(DataError, match="neither an OCI layout"):
         audit_image(str(tmp_path))

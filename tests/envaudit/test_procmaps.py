@@ -15,7 +15,7 @@ from carbonledger.envaudit.procmaps import (
 
 MAPS = """\
 55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234  /usr/bin/python3.11
-7f0000000000-7f0000001000 r-xp 00000000 08:01 99    /venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so
+7f0000000000-7f0000001000 r-xp 00000000 08:01 99    /venv/site-packages/torch/lib/libtorch_cpu.so
 7f0000002000-7f0000003000 r--p 00000000 08:01 98    /opt/libold.so.1 (deleted)
 7f0000004000-7f0000005000 rw-p 00000000 00:00 0
 7ffd00000000-7ffd00001000 rw-p 00000000 00:00 0     [stack]
@@ -27,7 +27,7 @@ MAPS = """\
 def test_parse_maps_keeps_files_only() -> None:
     assert parse_maps(MAPS) == {
         "/usr/bin/python3.11",
-        "/venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so",
+        "/venv/site-packages/torch/lib/libtorch_cpu.so",
         "/opt/libold.so.1",
         "/data/with space/lib x.so",
     }

@@ -54,7 +54,7 @@ def test_in_process_audit_sees_this_interpreter(
 def test_process_tree_maps_show_loaded_shared_objects(
     fake_venv: tuple[Path, Path, dict[str, int]],
 ) -> None:
-    venv, site, sizes = fake_venv
+    venv, site, _ = fake_venv
     if getattr(math, "__file__", None) is None:
         pytest.skip("math is built in: no shared object to copy")
     hook = prepare()
