@@ -87,3 +87,20 @@ def test_a_failing_build_never_raises(tmp_path: Path) -> None:
     # a missing site folder holds no distributions: an empty audit, not an error
     assert sink.error is None and sink.result is not None
     assert sink.result.distributions == ()
+
+
+def test_ledger_saver_stores_with_the_run(
+    attachment_ledger: dict[object, object], tmp_path: Path
+) -> None:
+    from carbonledger.envaudit.storage import ledger_saver, load_audit
+    from carbonledger.store import open_ledger
+
+    path = tmp_path / "l.sqlite"
+    audit = EnvAudit(site_dirs=("/x",), distributions=(), mode="in-process")
+    ledger_saver(path)("run-9", audit)
+    ledger = open_ledger(path)
+    try:
+        assert load_audit(ledger, "run-9") == audit
+        assert load_audit(ledger, "run-10") is None
+    finally:
+        ledger.close()

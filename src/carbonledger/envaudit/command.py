@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from carbonledger.envaudit.hook import prepare
 from carbonledger.envaudit.model import EnvAudit
 from carbonledger.envaudit.sink import EnvAuditSink
+from carbonledger.envaudit.storage import save_to_ledger
 
 __all__ = ["CommandAudit"]
 
@@ -54,20 +54,7 @@ class CommandAudit:
         if audit is None:
             return None, self.sink.error or "environment audit failed"
         try:
-            store(ledger_path, run_id, audit)
+            save_to_ledger(ledger_path, run_id, audit)
         except Exception as exc:
             return audit, f"environment audit not stored: {exc}"
         return audit, "environment audit stored with the run (carbonledger show RUN)"
-
-
-def store(ledger_path: str | os.PathLike[str], run_id: str, audit: EnvAudit) -> None:
-    from pathlib import Path
-
-    from carbonledger.envaudit.storage import save_audit
-    from carbonledger.store import open_ledger
-
-    ledger: Any = open_ledger(Path(ledger_path))
-    try:
-        save_audit(ledger, run_id, audit)
-    finally:
-        ledger.close()
