@@ -100,3 +100,14 @@ def test_broken_report_is_skipped_with_a_warning() -> None:
         assert len(problems) == 1 and "report-1-1.json" in problems[0]
     finally:
         hook.cleanup()
+
+
+def test_importing_the_template_as_a_module_does_nothing() -> None:
+    import sys
+
+    before = sys.modules.get("sitecustomize")
+    meta_path = list(sys.meta_path)
+    import carbonledger.envaudit._sitecustomize  # noqa: F401
+
+    assert sys.modules.get("sitecustomize") is before
+    assert sys.meta_path == meta_path

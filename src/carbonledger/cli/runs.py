@@ -113,7 +113,10 @@ def handle_show(args: argparse.Namespace) -> int:
             from carbonledger.envaudit.model import EnvAudit
             from carbonledger.envaudit.render import render_text
 
-            print("\n" + render_text(EnvAudit.from_dict(env_audit)))
+            try:
+                print("\n" + render_text(EnvAudit.from_dict(env_audit)))
+            except CarbonLedgerError as exc:
+                print(f"\nEnvironment audit unreadable: {exc}")
     return 0
 
 

@@ -133,8 +133,9 @@ def _carbonledger_envaudit_chain():
     spec.loader.exec_module(module)
 
 
-try:  # noqa: SIM105 - no contextlib import in every interpreter of the run
-    _carbonledger_envaudit_install()
-except Exception:
-    pass
-_carbonledger_envaudit_chain()
+if __name__ == "sitecustomize":  # only as the hook, never when imported as a package module
+    try:  # noqa: SIM105 - no contextlib import in every interpreter of the run
+        _carbonledger_envaudit_install()
+    except Exception:
+        pass
+    _carbonledger_envaudit_chain()
