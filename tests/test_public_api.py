@@ -6,6 +6,7 @@ import sys
 import carbonledger as cl
 
 EXPECTED = {
+    "BaseSink",
     "Budget",
     "BudgetExceeded",
     "CarbonAwarePause",
@@ -17,9 +18,14 @@ EXPECTED = {
     "LedgerError",
     "ProviderError",
     "Run",
+    "RunEnded",
     "RunNotFoundError",
+    "RunSink",
+    "RunStarted",
+    "RunStopping",
     "SensorError",
     "Settings",
+    "SpanToken",
     "Tracker",
     "UnknownZoneError",
     "__version__",

@@ -124,8 +124,23 @@ def test_spans_are_thread_safe() -> None:
     assert {p.split("/")[0] for p in paths} == {"t0", "t1", "t2", "t3"}
 
 
-def test_budget_stop_interrupts_the_loop_and_marks_run_interrupted() -> None:
+def test_budget_stop_is_cooperative_should_stop_then_check() -> None:
     budget = cl.Budget(kwh=1e-6, on_exceed="stop")  # 3.6 J: spent in well under a second at 46 W
+    tracker = cl.Tracker("budgeted", interval=0.05, sensors=fake_sensors(), budget=budget)
+    polls = 0
+    with pytest.raises(cl.BudgetExceeded), tracker as run:
+        deadline = time.time() + 10
+        while time.time() < deadline and not run.should_stop():
+            polls += 1
+            time.sleep(0.01)
+        assert run.should_stop()
+        run.check()  # the loop chose to stop here: raises once
+    assert budget.exceeded and polls > 0
+    assert tracker.footprint().status == "interrupted"
+
+
+def test_budget_interrupt_raises_into_the_loop_and_marks_run_interrupted() -> None:
+    budget = cl.Budget(kwh=1e-6, on_exceed="interrupt")
     tracker = cl.Tracker("budgeted", interval=0.05, sensors=fake_sensors(), budget=budget)
     with pytest.raises(cl.BudgetExceeded), tracker:
         deadline = time.time() + 10

@@ -23,6 +23,13 @@ _EXPORTS: dict[str, str] = {
     "track": "carbonledger.tracking",
     "Tracker": "carbonledger.tracking",
     "Run": "carbonledger.tracking",
+    "SpanToken": "carbonledger.tracking",
+    # consumers of run events
+    "RunSink": "carbonledger.events",
+    "BaseSink": "carbonledger.events",
+    "RunStarted": "carbonledger.events",
+    "RunStopping": "carbonledger.events",
+    "RunEnded": "carbonledger.events",
     "Settings": "carbonledger.config",
     # results and accounting
     "Footprint": "carbonledger.lifecycle.footprint",
@@ -83,9 +90,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from carbonledger.errors import RunNotFoundError as RunNotFoundError
     from carbonledger.errors import SensorError as SensorError
     from carbonledger.errors import UnknownZoneError as UnknownZoneError
+    from carbonledger.events import BaseSink as BaseSink
+    from carbonledger.events import RunEnded as RunEnded
+    from carbonledger.events import RunSink as RunSink
+    from carbonledger.events import RunStarted as RunStarted
+    from carbonledger.events import RunStopping as RunStopping
     from carbonledger.intensity.series import IntensitySeries as IntensitySeries
     from carbonledger.lifecycle.footprint import Footprint as Footprint
     from carbonledger.lifecycle.pricing import footprint_for_run as footprint_for_run
     from carbonledger.tracking import Run as Run
+    from carbonledger.tracking import SpanToken as SpanToken
     from carbonledger.tracking import Tracker as Tracker
     from carbonledger.tracking import track as track

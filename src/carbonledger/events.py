@@ -27,6 +27,7 @@ __all__ = [
     "RunEnded",
     "RunSink",
     "RunStarted",
+    "RunStopping",
     "SinkFanout",
 ]
 
@@ -41,6 +42,21 @@ class RunStarted:
 
     record: RunRecord
     devices: tuple[DeviceInfo, ...]
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+
+@dataclass(frozen=True)
+class RunStopping:
+    """A run is ending: its last samples have been delivered and it is about to be closed
+    in the ledger and priced. Sinks that keep facts with the run write them now."""
+
+    record: RunRecord
+    status: RunStatus
+    ended_at: float
+    exit_code: int | None
 
     @property
     def run_id(self) -> str:
@@ -78,6 +94,8 @@ class RunSink(Protocol):
 
     def on_metrics(self, run_id: str, metrics: Mapping[str, MetricValue]) -> None: ...
 
+    def on_stopping(self, event: RunStopping) -> None: ...
+
     def on_end(self, event: RunEnded) -> None: ...
 
 
@@ -96,11 +114,14 @@ class BaseSink:
     def on_metrics(self, run_id: str, metrics: Mapping[str, MetricValue]) -> None:
         return None
 
+    def on_stopping(self, event: RunStopping) -> None:
+        return None
+
     def on_end(self, event: RunEnded) -> None:
         return None
 
 
-_EVENTS = ("on_start", "on_samples", "on_span", "on_metrics", "on_end")
+_EVENTS = ("on_start", "on_samples", "on_span", "on_metrics", "on_stopping", "on_end")
 
 
 class SinkFanout:
@@ -150,6 +171,9 @@ class SinkFanout:
 
     def metrics(self, run_id: str, metrics: Mapping[str, MetricValue]) -> None:
         self._deliver("on_metrics", run_id, metrics)
+
+    def stopping(self, event: RunStopping) -> None:
+        self._deliver("on_stopping", event)
 
     def end(self, event: RunEnded) -> None:
         self._deliver("on_end", event)

@@ -17,6 +17,7 @@ from carbonledger.errors import ConfigError
 
 if TYPE_CHECKING:
     from carbonledger.intensity.live import LiveIntensityRecorder
+    from carbonledger.intensity.series import IntensitySeries
 
 __all__ = [
     "default_run_name",
@@ -47,10 +48,12 @@ def default_run_name() -> str:
     return argv0 or "run"
 
 
-def validate(settings: Settings, embodied_preset: str | None) -> tuple[Settings, str | None]:
+def validate(
+    settings: Settings, embodied_preset: str | None
+) -> tuple[Settings, IntensitySeries | None]:
     """Refuse what would make a run impossible to price: an unknown zone, sensor kind or
     embodied preset, an unreadable intensity series. Returns the settings with the series
-    path made absolute, and the series' source label (None without a series)."""
+    path made absolute, and the series itself (None without one)."""
     if settings.zone is not None:
         from carbonledger.intensity.zones import resolve_zone
 
@@ -73,15 +76,16 @@ def validate(settings: Settings, embodied_preset: str | None) -> tuple[Settings,
     from carbonledger.intensity.series_csv import load_series
 
     path = settings.intensity_series.resolve()
-    source = load_series(path, zone=settings.zone).source
-    return settings.replace(intensity_series=str(path)), source
+    series = load_series(path, zone=settings.zone)
+    return settings.replace(intensity_series=str(path)), series
 
 
 def snapshot_series(
     settings: Settings, run_id: str, source_label: str | None, warn: Callable[[str], None]
 ) -> Path | None:
-    """A copy of the run's CSV series beside the ledger, so that later edits of the file
-    cannot change how the stored run is priced (the original path when copying fails)."""
+    """A copy of the run's CSV series beside the ledger, for ledgers that cannot keep the
+    series themselves, so that later edits of the file cannot change how the stored run is
+    priced (the original path when copying fails)."""
     source = settings.intensity_series
     if source is None:
         return None

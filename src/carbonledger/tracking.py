@@ -1,7 +1,12 @@
 """Tracking: ``Tracker`` (start/stop), ``track()`` (context manager and decorator), spans.
 
-After :meth:`Tracker.start` nothing here raises into the host program: a failing sensor
-or ledger write is logged once and tracking goes on with what is left.
+The tracker wires a run together and nothing more: the sampler *reads* the sensors, and
+every event of the run (start, samples, spans, metrics, stopping, end) goes to a list of
+consumers (:mod:`carbonledger.events`): the ledger writer, budgets and forecasts, the
+live-intensity recorder, and the sinks users pass (``track(..., sinks=[...])``).
+
+After :meth:`Tracker.start` nothing here raises into the host program: a failing sensor,
+sink or ledger write is logged once and tracking goes on with what is left.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from carbonledger import preflight
 from carbonledger.config import Settings
 from carbonledger.errors import BudgetExceeded, CarbonLedgerError, ConfigError
+from carbonledger.events import RunEnded, RunStarted, RunStopping, SinkFanout
 from carbonledger.hostinfo import host_info
 from carbonledger.records import DeviceInfo, RunRecord, RunStatus, Sample, Scope, SpanRecord
 from carbonledger.redact import redact_argv
@@ -33,15 +39,18 @@ from carbonledger.sensors.base import ProbeContext, Sensor
 if TYPE_CHECKING:
     from carbonledger.intensity.base import IntensitySource
     from carbonledger.intensity.live import LiveIntensityRecorder
+    from carbonledger.intensity.series import IntensitySeries
     from carbonledger.lifecycle.footprint import Footprint
+    from carbonledger.lifecycle.plan import PricingPlan
     from carbonledger.sampling.attribution import ProcessTree
     from carbonledger.schedule.budget import Budget
     from carbonledger.schedule.forecast import Forecast
     from carbonledger.schedule.monitor import RunMonitor
+    from carbonledger.sinks.ledger import LedgerSink
     from carbonledger.store.base import MetricValue
     from carbonledger.store.writer import LedgerWriter
 
-__all__ = ["Run", "Tracker", "track"]
+__all__ = ["Run", "SpanToken", "Tracker", "track"]
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +68,87 @@ def _stop_running_trackers() -> None:
 
 class _SpanState(threading.local):
     def __init__(self) -> None:
-        self.stack: list[str] = []
+        self.stack: list[SpanToken] = []
+
+
+class SpanToken:
+    """An open span, as :meth:`Run.begin_span` returns it; give it to :meth:`Run.end_span`."""
+
+    __slots__ = ("_begin", "_stack", "ended", "name", "path", "started_at")
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        started_at: float,
+        begin: Mapping[str, DeviceTotals],
+        stack: list[SpanToken],
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.started_at = started_at
+        self.ended = False
+        self._begin = begin
+        self._stack = stack
+
+    def __repr__(self) -> str:
+        return f"SpanToken({self.path!r}{', ended' if self.ended else ''})"
 
 
 class Run:
-    """The handle of a tracked run: spans, metrics, functional unit, footprint."""
+    """The handle of a tracked run: spans, metrics, functional unit, footprint, stops."""
 
     def __init__(self, tracker: Tracker, run_id: str) -> None:
         self._tracker = tracker
         self.run_id = run_id
         self._span_state = _SpanState()
+        self._open: dict[int, SpanToken] = {}
+        self._open_lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self._tracker.name
 
-    @contextlib.contextmanager
-    def span(self, name: str) -> Iterator[None]:
-        """Record the energy of a block as a (nested, thread-safe) span of this run."""
+    def begin_span(self, name: str) -> SpanToken:
+        """Open a span now and return its token; :meth:`end_span` closes it, from any hook
+        or thread. Spans opened in a thread nest under that thread's open spans. A span
+        still open when the run ends is closed then, and the run says so."""
         stack = self._span_state.stack
-        stack.append(str(name))
-        path = "/".join(stack)
+        path = "/".join([*(t.name for t in stack), str(name)])
         begin = self._tracker._snapshot()
-        started_at = time.time()
+        token = SpanToken(str(name), path, time.time(), begin, stack)
+        stack.append(token)
+        with self._open_lock:
+            self._open[id(token)] = token
+        return token
+
+    def end_span(self, token: SpanToken) -> None:
+        """Close the span ``token`` names and record its energy (a second call is ignored)."""
+        with self._open_lock:
+            if token.ended or self._open.pop(id(token), None) is None:
+                return
+            token.ended = True
+        with contextlib.suppress(ValueError):
+            token._stack.remove(token)
+        end = self._tracker._snapshot()
+        self._tracker._record_span(token.path, token.started_at, time.time(), token._begin, end)
+
+    @contextlib.contextmanager
+    def span(self, name: str) -> Iterator[SpanToken]:
+        """Record the energy of a block as a (nested, thread-safe) span of this run."""
+        token = self.begin_span(name)
         try:
-            yield
+            yield token
         finally:
-            stack.pop()
-            end = self._tracker._snapshot()
-            self._tracker._record_span(path, started_at, time.time(), begin, end)
+            self.end_span(token)
+
+    def _close_open_spans(self) -> list[str]:
+        """Close every span still open (the run is ending); their paths."""
+        with self._open_lock:
+            tokens = list(self._open.values())
+        for token in tokens:
+            self.end_span(token)
+        return [t.path for t in tokens]
 
     def log(self, **metrics: MetricValue) -> None:
         """Store metrics on the run (accuracy=0.91, tokens=1e9, ...)."""
@@ -120,15 +181,21 @@ class Run:
             tracker._warn("forecast asked after the run ended; none made")
             return None
         try:
-            return tracker._get_monitor().forecast(tracker._snapshot(), done, total)
+            tracker._snapshot()  # delivers the samples up to now to the monitor
+            return tracker._get_monitor().forecast(done, total)
         except BudgetExceeded:
             raise  # a "stop" budget acting on the forecast, as asked
         except Exception as exc:
             tracker._warn(f"no forecast: {exc}")
             return None
 
+    def should_stop(self) -> bool:
+        """True once a budget with ``on_exceed="stop"`` (or ``"interrupt"``) is spent: poll
+        it in a training loop or a callback and end the work cleanly."""
+        return any(budget.should_stop for budget in self._tracker.budgets)
+
     def check(self) -> None:
-        """Raise BudgetExceeded now if a ``stop`` budget was exceeded."""
+        """Raise BudgetExceeded now if a ``stop`` budget was exceeded (once)."""
         for budget in self._tracker.budgets:
             budget.check()
 
@@ -136,6 +203,9 @@ class Run:
 class Tracker:
     """Measures one run at a time: ``start()`` opens sensors and a ledger run, ``stop()``
     closes it. ``stop()`` twice is harmless; ``start()`` after ``stop()`` starts a new run.
+
+    ``sinks`` are extra consumers of the run's events (objects implementing any of
+    :class:`carbonledger.events.RunSink`'s methods, or names of exporter plug-ins).
     """
 
     def __init__(
@@ -153,6 +223,7 @@ class Tracker:
         embodied: str | None = None,
         budget: Budget | Sequence[Budget] | None = None,
         provider: str | IntensitySource | None = None,
+        sinks: Sequence[object | str] | None = None,
         settings: Settings | None = None,
         sensors: Sequence[Sensor] | None = None,
         root_pid: int | None = None,
@@ -178,9 +249,6 @@ class Tracker:
         self._provider_obj = None if provider is None or isinstance(provider, str) else provider
         if self._provider_obj is not None and self.settings.zone is None:
             raise ConfigError("a live intensity provider needs a zone")
-        self._recorder: LiveIntensityRecorder | None = None
-        self._series_path: Path | None = None
-        self._series_source: str | None = None
         self.name = name or preflight.default_run_name()
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.embodied_preset = embodied
@@ -190,12 +258,17 @@ class Tracker:
             self.budgets = list(budget)
         else:
             self.budgets = [budget]
+        self._user_sinks = _resolve_sinks(sinks)
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
+        # the state of the current run, set by start()
+        self._recorder: LiveIntensityRecorder | None = None
+        self._series_path: Path | None = None
         self._writer: LedgerWriter | None = None
+        self._ledger_sink: LedgerSink | None = None
+        self._fanout: SinkFanout | None = None
         self._tree: ProcessTree | None = None
         self._monitor: RunMonitor | None = None
-        self._unit_energies_j: list[float] = []
         self._sampler: Sampler | None = None
         self.run: Run | None = None
         self.record: RunRecord | None = None
@@ -203,7 +276,7 @@ class Tracker:
         self.absent: list[Any] = []
         self.warnings: list[str] = []
         self._final: Footprint | None = None
-        self.settings, self._series_source = preflight.validate(self.settings, embodied)
+        self.settings, self._series = preflight.validate(self.settings, embodied)
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -220,19 +293,19 @@ class Tracker:
         run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
         # may raise ConfigError (provider credentials): before anything opens
         self._recorder = preflight.open_recorder(self.settings, self._provider_obj, run_id)
-        self._series_path = preflight.snapshot_series(
-            self.settings, run_id, self._series_source, self._warn
-        )
         sensors = self._open_sensors()
+        from carbonledger.sinks.ledger import LedgerSink
         from carbonledger.store.writer import LedgerWriter
 
-        self._writer = LedgerWriter(
+        writer = self._writer = LedgerWriter(
             self.settings.ledger_path,
             flush_interval_s=self.settings.flush_interval_s,
             warn=self._warn,
         )
-        shares = None
+        ledger_sink = self._ledger_sink = LedgerSink(writer)
+        self._series_path = self._keep_series_beside(run_id)
         self._tree = None
+        shares = None
         if self.settings.scope is Scope.PROCESS:
             from carbonledger.sampling.attribution import ProcessTree
 
@@ -241,13 +314,13 @@ class Tracker:
                 shares = self._tree.shares
             except Exception as exc:
                 self._warn(f"process attribution unavailable ({exc!r}); process shares unknown")
-        writer = self._writer
+        fanout = self._fanout = SinkFanout([], warn=self._warn)
         self._sampler = Sampler(
             sensors,
             interval_s=self.settings.interval_s,
             scope=self.settings.scope,
             shares=shares,
-            on_samples=writer.add_samples,
+            on_samples=lambda batch: fanout.samples(run_id, batch),
         )
         self.devices = list(self._sampler.devices)
         if self.settings.zone is None:
@@ -270,19 +343,27 @@ class Tracker:
             heartbeat_at=started_at,
             settings=self._settings_snapshot(),
         )
-        writer.call("create_run", self.record, self.devices)
-        self._sampler.add_tick_listener(lambda: writer.maybe_flush(run_id))
+        # consumers, in delivery order: budgets and the recorder act before the ledger
+        # closes the run; users' sinks see the run once it exists in the ledger
+        # budgets and forecasts see every sample from the start (forecasts may be asked
+        # for at any time); the monitor prices lazily, off the start-up path
         self._monitor = None
-        self._unit_energies_j = []
-        if self.budgets:
-            owner = threading.get_ident()
-            for budget in self.budgets:
-                budget.bind(owner)
-            sampler, monitor = self._sampler, self._get_monitor()
-            self._sampler.add_tick_listener(lambda: monitor.check_budgets(sampler.totals))
-        self._sampler.start()
+        owner = threading.get_ident()
+        for budget in self.budgets:
+            budget.bind(owner)
+        self._get_monitor()
         if self._recorder is not None:
-            self._recorder.start()
+            from carbonledger.sinks.intensity import RecorderSink
+
+            fanout.add(RecorderSink(self._recorder, keep_series=self._keep_series, note=self._note))
+        fanout.add(ledger_sink)
+        for sink in self._user_sinks:
+            fanout.add(sink)
+        fanout.start(RunStarted(self.record, tuple(self.devices)))
+        if self._series is not None:
+            self._keep_series(run_id, self._series)
+        self._sampler.add_tick_listener(ledger_sink.tick)
+        self._sampler.start()
         self.run = Run(self, run_id)
         _running.add(self)
         return self.run
@@ -294,6 +375,10 @@ class Tracker:
         sampler = self._sampler
         if sampler is None:
             return self._final
+        run = self.run
+        if run is not None:
+            for path in run._close_open_spans():
+                self._warn(f"span {path!r} was still open when the run ended; closed then")
         self._sampler = None
         _running.discard(self)
         for budget in self.budgets:
@@ -301,29 +386,34 @@ class Tracker:
         ended_at = time.time()
         writer = self._writer
         record = self.record
+        fanout = self._fanout
+        final_status = RunStatus(str(status))
         try:
             sampler.stop()
-            if writer is not None and record is not None:
+            if writer is not None and record is not None and fanout is not None:
+                gaps = []
                 for device_id, totals in sampler.totals.items():
                     if not totals.ok:
                         # the rest of the run is unknown for this device: record the gap
                         start = totals.last_t or record.started_at
-                        writer.add_samples([Sample(device_id, start, ended_at, None, None)])
+                        gaps.append(Sample(device_id, start, ended_at, None, None))
+                if gaps:
+                    fanout.samples(record.run_id, gaps)
                 for message in sampler.errors:
                     self._note(message)  # the sampler logged it already
-                if self._monitor is not None:
-                    errors = self._monitor.forecast_error_metrics(sampler.totals)
-                    if errors:
-                        writer.call("log_metrics", record.run_id, errors)
-                if self._recorder is not None:
-                    self._recorder.stop(record.started_at, ended_at)
-                    for message in self._recorder.errors:
-                        self._note(message)  # the recorder logged it already
-                writer.flush(record.run_id)
-                writer.call(
-                    "finish_run", record.run_id, RunStatus(str(status)), ended_at, exit_code
-                )
+                fanout.stopping(RunStopping(record, final_status, ended_at, exit_code))
+                self._keep_warnings(record.run_id)
                 self._final = self.footprint()
+                fanout.end(
+                    RunEnded(
+                        record,
+                        final_status,
+                        ended_at,
+                        exit_code,
+                        self._final,
+                        tuple(self.warnings),
+                    )
+                )
         except Exception as exc:
             log.error("carbonledger could not close the run cleanly: %r", exc)
         finally:
@@ -348,6 +438,17 @@ class Tracker:
         self._writer.flush(self.record.run_id)
         return footprint_for_run(
             self._writer.ledger, self.record.run_id, extra_warnings=tuple(self.warnings)
+        )
+
+    def pricing_plan(self) -> PricingPlan:
+        """How this run is priced, as the final footprint will price it (one pricing path)."""
+        from carbonledger.lifecycle.plan import plan_for
+
+        return plan_for(
+            self.settings.zone,
+            self.settings.pue,
+            series=self._series,
+            embodied_preset=self.embodied_preset,
         )
 
     # -- context manager and decorator --------------------------------------------------
@@ -392,6 +493,26 @@ class Tracker:
             "argv": redact_argv(sys.argv),
             "absent": [{"kind": a.kind, "reason": a.reason, "fix": a.fix} for a in self.absent],
         }
+
+    def _keep_series_beside(self, run_id: str) -> Path | None:
+        """For ledgers that cannot keep a series: a copy of the CSV beside the ledger."""
+        if self._series is None or self._ledger_sink is None:
+            return None
+        if callable(getattr(self._ledger_sink.writer.ledger, "put_series", None)):
+            return self.settings.intensity_series
+        return preflight.snapshot_series(self.settings, run_id, self._series.source, self._warn)
+
+    def _keep_series(self, run_id: str, series: IntensitySeries) -> None:
+        """Keep the series the run is priced with in the ledger, so it re-prices alone."""
+        if self._ledger_sink is not None:
+            self._ledger_sink.keep("put_series", run_id, series)
+
+    def _keep_warnings(self, run_id: str) -> None:
+        """Keep the caveats of the run with it, so every later output shows them."""
+        if self._ledger_sink is not None and self.warnings:
+            self._ledger_sink.keep(
+                "put_attachment", run_id, "warnings", {"messages": list(self.warnings)}
+            )
 
     def _open_sensors(self) -> list[Sensor]:
         if self._given_sensors is not None:
@@ -457,25 +578,30 @@ class Tracker:
                 continue
             energy[device_id] = e.energy_j - b.energy_j
             host[device_id] = e.host_energy_j - b.host_energy_j
-        if self._writer is not None:
-            self._writer.add_span(SpanRecord(path, started_at, ended_at, energy, host))
-        known = [v for v in energy.values() if v is not None]
-        if "/" not in path and known and len(known) == len(energy):
-            self._unit_energies_j.append(sum(known))
+        if self._fanout is not None and self.record is not None:
+            self._fanout.span(
+                self.record.run_id, SpanRecord(path, started_at, ended_at, energy, host)
+            )
 
     def _get_monitor(self) -> RunMonitor:
         """Budgets and forecasts of the current run, set up on first use."""
         if self._monitor is None:
             from carbonledger.schedule.monitor import RunMonitor
 
+            writer = self._writer
+            run_id = self.record.run_id if self.record is not None else ""
             self._monitor = RunMonitor(
-                zone=self.settings.zone,
-                pue=self.settings.pue,
+                plan=self.pricing_plan,
                 devices=self.devices,
                 budgets=self.budgets,
-                unit_energies_j=self._unit_energies_j,
+                started_at=self.record.started_at if self.record is not None else time.time(),
                 warn=self._warn,
+                log_metrics=None
+                if writer is None
+                else (lambda metrics: writer.call("log_metrics", run_id, metrics)),
             )
+            if self._fanout is not None and self._monitor not in self._fanout.sinks:
+                self._fanout.add(self._monitor)
         return self._monitor
 
     def _log_metrics(self, metrics: Mapping[str, MetricValue]) -> None:
@@ -495,19 +621,68 @@ class Tracker:
                 self._warn(f"metric {key!r} is not a finite number ({value!r}); ignored")
                 continue
             clean[str(key)] = value if isinstance(value, int) else number
-        if self._writer is not None:
-            self._writer.call("log_metrics", self.record.run_id, clean)
+        if self._fanout is not None:
+            self._fanout.metrics(self.record.run_id, clean)
 
     def _set_functional_unit(self, name: str, count: float) -> None:
         if self._writer is not None and self.record is not None:
             self._writer.call("set_functional_unit", self.record.run_id, name, count)
 
 
-def track(name: str | None = None, **options: Any) -> Tracker:
+def _resolve_sinks(sinks: Sequence[object | str] | None) -> list[object]:
+    """Sink objects as given; names are exporter plug-ins (``carbonledger.exporters``)."""
+    resolved: list[object] = []
+    for sink in sinks or ():
+        if isinstance(sink, str):
+            from carbonledger import plugins
+
+            factory = plugins.load("carbonledger.exporters", sink, check=plugins.callable_check)
+            resolved.append(factory())
+        else:
+            resolved.append(sink)
+    SinkFanout(resolved, warn=log.warning)  # refuses objects that are not sinks, up front
+    return resolved
+
+
+def track(
+    name: str | None = None,
+    *,
+    phase: str | None = None,
+    zone: str | None = None,
+    pue: float | None = None,
+    interval: float | None = None,
+    scope: str | Scope | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    intensity_series: str | os.PathLike[str] | None = None,
+    embodied: str | None = None,
+    budget: Budget | Sequence[Budget] | None = None,
+    provider: str | IntensitySource | None = None,
+    sinks: Sequence[object | str] | None = None,
+    settings: Settings | None = None,
+    sensors: Sequence[Sensor] | None = None,
+    root_pid: int | None = None,
+) -> Tracker:
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``).
 
-    Takes the options of :class:`Tracker`: ``phase``, ``zone``, ``pue``, ``interval``,
-    ``scope``, ``ledger``, ``tags``, ``intensity_series``, ``embodied``, ``budget``,
-    ``provider``.
+    Takes the options of :class:`Tracker`; ``sinks`` adds consumers of the run's events
+    (:class:`carbonledger.events.RunSink` objects, or exporter plug-in names).
     """
-    return Tracker(name, **options)
+    return Tracker(
+        name,
+        phase=phase,
+        zone=zone,
+        pue=pue,
+        interval=interval,
+        scope=scope,
+        ledger=ledger,
+        tags=tags,
+        intensity_series=intensity_series,
+        embodied=embodied,
+        budget=budget,
+        provider=provider,
+        sinks=sinks,
+        settings=settings,
+        sensors=sensors,
+        root_pid=root_pid,
+    )

@@ -18,8 +18,20 @@ def test_warn_budget_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     b.check()  # warn budgets never raise
 
 
-def test_stop_budget_raises_on_check_in_owner_thread() -> None:
+def test_stop_budget_is_cooperative() -> None:
     b = Budget(kgco2e=0.001, on_exceed="stop")
+    b.bind(threading.get_ident())
+    b.update(spent_kwh=1.0, spent_kgco2e=0.002)  # raises nothing by itself
+    assert b.should_stop
+    with pytest.raises(BudgetExceeded) as info:
+        b.check()
+    assert info.value.spent == pytest.approx(0.002)
+    b.check()  # raised once only
+    assert b.should_stop  # still says so
+
+
+def test_interrupt_budget_raises_on_update_in_owner_thread() -> None:
+    b = Budget(kgco2e=0.001, on_exceed="interrupt")
     b.bind(threading.get_ident())
     with pytest.raises(BudgetExceeded) as info:
         b.update(spent_kwh=1.0, spent_kgco2e=0.002)
@@ -28,8 +40,20 @@ def test_stop_budget_raises_on_check_in_owner_thread() -> None:
     b.check()  # raised once only
 
 
-def test_stop_budget_interrupts_owner_thread_from_sampler_thread() -> None:
+def test_stop_budget_never_raises_from_the_sampler_thread() -> None:
     b = Budget(kwh=1.0, on_exceed="stop")
+    b.bind(threading.get_ident())
+    timer = threading.Thread(target=lambda: b.update(spent_kwh=2.0, spent_kgco2e=None))
+    timer.start()
+    timer.join()
+    deadline = time.time() + 0.2
+    while time.time() < deadline:  # no asynchronous raise arrives
+        sum(range(1000))
+    assert b.should_stop
+
+
+def test_interrupt_budget_interrupts_owner_thread_from_sampler_thread() -> None:
+    b = Budget(kwh=1.0, on_exceed="interrupt")
     b.bind(threading.get_ident())
     timer = threading.Timer(0.05, lambda: b.update(spent_kwh=2.0, spent_kgco2e=None))
     timer.start()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from carbonledger.cli.common import add_ledger_option, settings_from_args, write_output
+from carbonledger.errors import ConfigError
 from carbonledger.report.base import FORMATS
 
 __all__ = ["register"]
@@ -17,7 +19,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique prefixes")
     p.add_argument(
-        "--format", default="text", choices=sorted(FORMATS), help="output format (default text)"
+        "--format",
+        metavar="FORMAT",
+        help=f"output format: {', '.join(FORMATS)}, or a plug-in's "
+        "(default: from the -o file's suffix, else text)",
     )
     p.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
     p.add_argument("--samples", action="store_true", help="CSV: one row per sample")
@@ -35,10 +40,17 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from carbonledger.cli.main import EXIT_USAGE
     from carbonledger.lifecycle.pricing import footprint_for_run, stored_series
-    from carbonledger.report.base import ReportInput, render
+    from carbonledger.report.base import ReportInput, format_for_path, get_renderer
     from carbonledger.store import open_ledger
 
+    format_name = args.format or format_for_path(args.output) or "text"
+    try:
+        renderer = get_renderer(format_name)
+    except ConfigError as exc:
+        print(f"carbonledger report: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     settings = settings_from_args(args)
     series = None
     if args.intensity_series:
@@ -63,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     finally:
         ledger.close()
-    write_output(render(args.format, data), args.output)
+    write_output(renderer(data), args.output)
     return 0
 
 

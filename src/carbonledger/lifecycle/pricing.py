@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,14 @@ from carbonledger.lifecycle.footprint import (
     IntensityUsed,
     SpanFootprint,
 )
+from carbonledger.lifecycle.plan import (
+    PricingPlan,
+    PUEChoice,
+    average_intensity,
+    plan_for,
+    resolve_pue,
+    sample_carbon,
+)
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
 from carbonledger.units import J_PER_KWH
@@ -30,8 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PUEChoice",
+    "average_intensity",
     "footprint_for_run",
     "iso_utc",
+    "plan_for_run",
     "price_run",
     "resolve_pue",
     "stored_series",
@@ -42,32 +51,6 @@ def iso_utc(unix_s: float | None) -> str | None:
     if unix_s is None:
         return None
     return datetime.fromtimestamp(unix_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class PUEChoice:
-    value: float
-    source: str
-
-
-def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
-    """Explicit PUE > the cloud provider's published PUE for its regions > 1.0 (default)."""
-    if explicit is not None:
-        return PUEChoice(explicit, "user")
-    if zone:
-        from carbonledger.lifecycle.pue import default_pue
-
-        found = default_pue(zone)
-        if found is not None:
-            return PUEChoice(found[0], found[1])
-    return PUEChoice(1.0, "default: none set, IT energy only")
-
-
-def average_intensity(zone: str | None) -> IntensityValue:
-    """The bundled annual average for ``zone``, or the world average labelled default."""
-    from carbonledger.intensity.bundled import bundled_intensity, world_default
-
-    return world_default() if zone is None else bundled_intensity(zone)
 
 
 def _sum_rel(terms: Sequence[tuple[float, float | None]]) -> float | None:
@@ -216,16 +199,10 @@ def _operational(
     for s in samples:
         if s.energy_j is None or s.energy_j == 0:
             continue
-        facility_kwh = s.energy_j * pue / J_PER_KWH
-        if s.t_end > s.t_start:
-            integral, covered_s = series.integral(s.t_start, s.t_end)
-            share = covered_s / (s.t_end - s.t_start)
-            mean = integral / covered_s if covered_s > 0 else 0.0
-        else:
-            value = series.value_at(s.t_start)
-            share, mean = (1.0, value) if value is not None else (0.0, 0.0)
-        grams += facility_kwh * share * mean + facility_kwh * (1 - share) * average.g_per_kwh
-        covered_j += s.energy_j * share
+        carbon = sample_carbon(s, pue, series, average)
+        if carbon is not None:
+            grams += carbon.g
+            covered_j += carbon.covered_j
     coverage = covered_j / energy_j if energy_j > 0 else 0.0
     facility_kwh_total = energy_j * pue / J_PER_KWH
     effective = grams / facility_kwh_total if facility_kwh_total > 0 else None
@@ -290,20 +267,6 @@ def _span_footprint(
     )
 
 
-def _embodied_for(
-    run: RunRecord, devices: Sequence[DeviceInfo], notes: list[str]
-) -> tuple[EmbodiedItem, ...]:
-    """Embodied emissions of the hardware the run held, for as long as it held it."""
-    from carbonledger.lifecycle.embodied import embodied_for_run
-
-    duration = run.duration_s
-    if duration is None:
-        return ()
-    result = embodied_for_run(devices, duration, preset=run.settings.get("embodied"))
-    notes.extend(result.warnings)
-    return tuple(result.items)
-
-
 def stored_series(run: RunRecord, notes: list[str] | None = None) -> IntensitySeries | None:
     """The intensity series a run was tracked with (a CSV, or one recorded live), if any."""
     path = run.settings.get("intensity_series")
@@ -318,6 +281,33 @@ def stored_series(run: RunRecord, notes: list[str] | None = None) -> IntensitySe
     return None
 
 
+def plan_for_run(
+    run: RunRecord,
+    ledger: Ledger | None = None,
+    *,
+    series: IntensitySeries | None = None,
+    notes: list[str] | None = None,
+) -> PricingPlan:
+    """The pricing plan of a stored run: ``series`` re-prices it; otherwise the series it
+    was tracked with (kept in the ledger, or a file for runs recorded before that)."""
+    if series is None:
+        series = run_series(run, ledger, notes)
+    preset = getattr(run, "embodied", None) or run.settings.get("embodied")
+    return plan_for(run.zone, run.pue, series=series, embodied_preset=preset)
+
+
+def run_series(
+    run: RunRecord, ledger: Ledger | None, notes: list[str] | None = None
+) -> IntensitySeries | None:
+    """The intensity series a run was priced with: from the ledger when it keeps one."""
+    reader = getattr(ledger, "series", None) if ledger is not None else None
+    if reader is not None:
+        kept: IntensitySeries | None = reader(run.run_id)
+        if kept is not None:
+            return kept
+    return stored_series(run, notes)
+
+
 def footprint_for_run(
     ledger: Ledger,
     run_id: str,
@@ -329,8 +319,8 @@ def footprint_for_run(
     run = ledger.get_run(run_id)
     devices = ledger.devices(run.run_id)
     notes = list(extra_warnings)
-    if series is None:
-        series = stored_series(run, notes)
+    notes.extend(_stored_warnings(ledger, run.run_id))
+    plan = plan_for_run(run, ledger, series=series, notes=notes)
     return price_run(
         run,
         devices,
@@ -338,7 +328,22 @@ def footprint_for_run(
         ledger.spans(run.run_id),
         ledger.metrics(run.run_id),
         ledger.functional_unit(run.run_id),
-        series=series,
-        embodied=_embodied_for(run, devices, notes),
+        series=plan.series,
+        average=plan.average,
+        pue=plan.pue,
+        embodied=plan.embodied(devices, run.duration_s, notes),
         warnings=notes,
     )
+
+
+def _stored_warnings(ledger: Ledger, run_id: str) -> list[str]:
+    """The caveats the tracker kept with the run (ledgers that keep attachments)."""
+    reader = getattr(ledger, "attachments", None)
+    if reader is None:
+        return []
+    try:
+        kept = reader(run_id).get("warnings") or {}
+    except Exception:
+        return []
+    messages = kept.get("messages") if isinstance(kept, dict) else None
+    return [str(m) for m in messages] if isinstance(messages, list) else []

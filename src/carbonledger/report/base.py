@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from carbonledger.errors import ConfigError
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.records import DeviceInfo, RunRecord, Sample, SpanRecord
 
-__all__ = ["FORMATS", "Renderer", "ReportInput", "get_renderer", "render"]
+__all__ = [
+    "FORMATS",
+    "SUFFIXES",
+    "Renderer",
+    "ReportInput",
+    "format_for_path",
+    "get_renderer",
+    "render",
+]
 
 
 @dataclass(frozen=True)
@@ -33,30 +39,36 @@ class Renderer(Protocol):
     def __call__(self, data: ReportInput) -> str: ...
 
 
-# format name -> module under carbonledger.report exposing `render(data) -> str`
-FORMATS: dict[str, str] = {
-    "text": "text",
-    "json": "json_format",
-    "csv": "csv_format",
-    "html": "html",
-    "markdown": "markdown",
-    "statement": "statement",
+# built-in format names (the plug-in registry, carbonledger.plugins, says where each lives)
+FORMATS: tuple[str, ...] = ("text", "json", "csv", "html", "markdown", "statement")
+
+# file suffix -> format, for ``report -o FILE`` without --format
+SUFFIXES: dict[str, str] = {
+    ".txt": "text",
+    ".json": "json",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
 }
 
 
+def format_for_path(path: str | None) -> str | None:
+    """The format a file name asks for by its suffix (None when it says nothing)."""
+    if not path or path == "-":
+        return None
+    from pathlib import PurePath
+
+    return SUFFIXES.get(PurePath(path).suffix.lower())
+
+
 def get_renderer(format_name: str) -> Renderer:
-    module_name = FORMATS.get(format_name)
-    if module_name is None:
-        raise ConfigError(
-            f"unknown report format {format_name!r}; choose from {', '.join(FORMATS)}"
-        )
-    try:
-        module = importlib.import_module(f"carbonledger.report.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"carbonledger.report.{module_name}":
-            raise ConfigError(f"report format {format_name!r} is not available yet") from None
-        raise
-    renderer: Renderer = module.render
+    """The renderer of a format: built-in, or a ``carbonledger.formats`` plug-in."""
+    from carbonledger import plugins
+
+    renderer: Renderer = plugins.load(
+        "carbonledger.formats", format_name, check=plugins.callable_check
+    )
     return renderer
 
 

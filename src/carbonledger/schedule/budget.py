@@ -1,11 +1,23 @@
 """Carbon and energy budgets attached to a run.
 
 A budget is checked on the sampling cadence (and on each forecast when
-``use_forecast=True``). ``on_exceed="warn"`` logs one warning; ``"stop"`` raises
-:class:`~carbonledger.errors.BudgetExceeded` in the thread that started the run, at its
-next Python instruction, like Ctrl-C raises KeyboardInterrupt; catch it to save a
-checkpoint. :meth:`Budget.check` raises it too, for loops that prefer explicit checks.
-Spending counts operational emissions at the run's average intensity (PUE included).
+``use_forecast=True``). What happens when it is spent depends on ``on_exceed``:
+
+- ``"warn"`` (default): one warning.
+- ``"stop"``: a cooperative stop. ``run.should_stop()`` turns True and ``run.check()``
+  (or :meth:`Budget.check`) raises :class:`~carbonledger.errors.BudgetExceeded` in the
+  thread that calls it, so a training loop or a framework callback ends cleanly at a
+  point of its choosing (after saving a checkpoint, say).
+- ``"interrupt"``: raise ``BudgetExceeded`` asynchronously in the thread that started the
+  run, at its next Python instruction, like Ctrl-C raises KeyboardInterrupt. Use it only
+  for code that cannot poll: the exception can land inside any library call, including a
+  ``finally`` block, a lock's critical section or native code's Python callbacks, and
+  leave that state half-updated; it does not interrupt a long native call (a CUDA kernel,
+  a blocking read) until it returns to Python.
+
+Spending counts what the run's footprint counts under its total: operational emissions
+priced through the run's pricing plan (time-aligned when it has an intensity series, PUE
+included) plus the embodied share of the hardware accrued so far.
 """
 
 from __future__ import annotations
@@ -47,8 +59,8 @@ class Budget:
         limit = float(kgco2e if kgco2e is not None else kwh)  # type: ignore[arg-type]
         if not (math.isfinite(limit) and limit > 0):
             raise ConfigError(f"budget limit must be positive, got {limit}")
-        if on_exceed not in ("warn", "stop"):
-            raise ConfigError(f"on_exceed must be 'warn' or 'stop', got {on_exceed!r}")
+        if on_exceed not in ("warn", "stop", "interrupt"):
+            raise ConfigError(f"on_exceed must be 'warn', 'stop' or 'interrupt', got {on_exceed!r}")
         self.limit = limit
         self.unit = "kgCO2e" if kgco2e is not None else "kWh"
         self.on_exceed = on_exceed
@@ -66,7 +78,7 @@ class Budget:
         return BudgetStatus(self.limit, self.unit, self.spent, self.forecast, self.exceeded)
 
     def bind(self, owner_thread_id: int) -> None:
-        """Called by the tracker: the thread that a ``stop`` is raised in."""
+        """Called by the tracker: the thread that an ``interrupt`` is raised in."""
         self._owner_thread = owner_thread_id
 
     def disarm(self) -> None:
@@ -95,10 +107,16 @@ class Budget:
                 f"{self.limit:.4g} {self.unit} expected by the end of the run"
             )
 
+    @property
+    def should_stop(self) -> bool:
+        """True once a ``stop`` or ``interrupt`` budget is spent."""
+        return self.exceeded and self.on_exceed in ("stop", "interrupt")
+
     def check(self) -> None:
-        """Raise BudgetExceeded if a ``stop`` budget was exceeded and not raised yet."""
+        """Raise BudgetExceeded if a ``stop``/``interrupt`` budget was exceeded and not
+        raised yet (once: a loop that catches it to checkpoint is not raised at again)."""
         with self._lock:
-            if self._error is None or self.on_exceed != "stop" or self._raised:
+            if self._error is None or self.on_exceed == "warn" or self._raised:
                 return
             self._raised = True
             error = self._error
@@ -113,7 +131,7 @@ class Budget:
                 message, spent=self.spent, limit=self.limit, unit=self.unit
             )
         log.warning("%s", message)
-        if self.on_exceed == "stop" and self._owner_thread is not None:
+        if self.on_exceed == "interrupt" and self._owner_thread is not None:
             if threading.get_ident() == self._owner_thread:
                 self.check()
             else:

@@ -32,6 +32,15 @@ class Forecast:
     carbon_interval_g: tuple[float, float] | None
     made_at: float  # unix seconds
     method: str = "linear extrapolation"
+    embodied_g: float | None = None  # the hardware's embodied share over the whole run
+
+    @property
+    def operational_g(self) -> float | None:
+        """The operational part of ``carbon_g`` (which includes embodied, like a run's
+        ``total_kgco2e``)."""
+        if self.carbon_g is None:
+            return None
+        return self.carbon_g - (self.embodied_g or 0.0)
 
     def to_dict(self) -> dict[str, object]:
         kwh = 3.6e6
@@ -41,6 +50,8 @@ class Forecast:
             "energy_so_far_kwh": self.energy_so_far_j / kwh,
             "energy_kwh": self.energy_j / kwh,
             "energy_kwh_interval": [v / kwh for v in self.energy_interval_j],
+            "operational_kgco2e": None if self.operational_g is None else self.operational_g / 1000,
+            "embodied_kgco2e": None if self.embodied_g is None else self.embodied_g / 1000,
             "total_kgco2e": None if self.carbon_g is None else self.carbon_g / 1000,
             "total_kgco2e_interval": None
             if self.carbon_interval_g is None
@@ -59,11 +70,15 @@ def forecast_total(
     carbon_rel: float | None,
     unit_energies_j: Sequence[float] = (),
     made_at: float = 0.0,
+    embodied_g: float | None = None,
+    embodied_rel: float | None = None,
 ) -> Forecast:
     """Extrapolate ``energy_so_far_j`` after ``done`` of ``total`` units of work.
 
     ``g_per_j`` prices energy (facility intensity per joule, PUE included);
-    ``unit_energies_j`` are the energies of completed units, for the spread term.
+    ``unit_energies_j`` are the energies of completed units, for the spread term;
+    ``embodied_g`` is the embodied share of the hardware over the whole forecast run, added
+    to the carbon total (as a run's ``total_kgco2e`` includes it).
     """
     if not (done > 0 and total >= done):
         raise ConfigError(f"forecast needs 0 < done <= total, got done={done}, total={total}")
@@ -83,8 +98,21 @@ def forecast_total(
     energy_iv = (max(energy_so_far_j, energy_j - half), energy_j + half)
     carbon_g = carbon_iv = None
     if g_per_j is not None:
-        carbon_g = energy_j * g_per_j
+        operational_g = energy_j * g_per_j
         rel_energy = half / energy_j if energy_j > 0 else 0.0
-        rel = math.hypot(rel_energy, carbon_rel or 0.0)
-        carbon_iv = (max(0.0, carbon_g * (1 - rel)), carbon_g * (1 + rel))
-    return Forecast(done, total, energy_so_far_j, energy_j, energy_iv, carbon_g, carbon_iv, made_at)
+        op_half = operational_g * math.hypot(rel_energy, carbon_rel or 0.0)
+        emb_half = (embodied_g or 0.0) * (embodied_rel or 0.0)
+        carbon_g = operational_g + (embodied_g or 0.0)
+        half_g = math.hypot(op_half, emb_half)  # independent parts add in quadrature
+        carbon_iv = (max(0.0, carbon_g - half_g), carbon_g + half_g)
+    return Forecast(
+        done,
+        total,
+        energy_so_far_j,
+        energy_j,
+        energy_iv,
+        carbon_g,
+        carbon_iv,
+        made_at,
+        embodied_g=embodied_g if g_per_j is not None else None,
+    )

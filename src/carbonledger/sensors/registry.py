@@ -34,6 +34,7 @@ __all__ = [
     "discover",
     "register",
     "registered",
+    "sensor_contract_problem",
     "unregister",
 ]
 
@@ -92,11 +93,74 @@ def unregister(kind: str) -> None:
 
 
 def registered() -> tuple[Entry, ...]:
-    """The registered kinds, in probing order (fallbacks last)."""
+    """The registered kinds, in probing order: built-ins, then third-party sensors declared
+    through the ``carbonledger.sensors`` entry point group (see :mod:`carbonledger.plugins`),
+    then fallbacks (models)."""
+    entries = [*_ENTRIES, *_third_party_entries()]
     return tuple(
-        [e for e in _ENTRIES if e.fallback_for is None]
-        + [e for e in _ENTRIES if e.fallback_for is not None]
+        [e for e in entries if e.fallback_for is None]
+        + [e for e in entries if e.fallback_for is not None]
     )
+
+
+def _third_party_entries() -> list[Entry]:
+    """Entry-point sensors, each loaded only when it is probed. A factory may carry a
+    ``fallback_for`` attribute (``"cpu"``, ``"ram"``, ...) to be probed as a model."""
+    from carbonledger import plugins
+
+    taken = {e.kind for e in _ENTRIES}
+    entries = []
+    for name, plugin in plugins.available("carbonledger.sensors").items():
+        if plugin.origin == "builtin" or name in taken:
+            continue
+        entries.append(Entry(name, _plugin_factory(plugin), _fallback_of(plugin)))
+    return entries
+
+
+def _fallback_of(plugin: Any) -> Component | None:
+    """The component a third-party model stands in for: the factory's ``fallback_for``."""
+    try:
+        factory = plugin.load()
+    except ConfigError:
+        return None
+    value = getattr(factory, "fallback_for", None)
+    if value is None:
+        return None
+    try:
+        return Component(str(value))
+    except ValueError:
+        log.warning("sensor plug-in %s: unknown fallback_for %r ignored", plugin.name, value)
+        return None
+
+
+def _plugin_factory(plugin: Any) -> SensorFactory:
+    def probe(ctx: ProbeContext) -> Sensor | Absent:
+        from carbonledger.plugins import callable_check
+
+        factory = plugin.load()
+        problem = callable_check(factory)
+        if problem is not None:
+            return Absent(plugin.name, f"plug-in from {plugin.origin} {problem}")
+        found = factory(ctx)
+        if isinstance(found, Absent):
+            return found
+        problem = sensor_contract_problem(found)
+        if problem is not None:
+            return Absent(plugin.name, f"plug-in from {plugin.origin}: {problem}")
+        return found  # type: ignore[no-any-return]
+
+    probe.__qualname__ = f"{plugin.name}.probe"
+    return probe
+
+
+def sensor_contract_problem(sensor: object) -> str | None:
+    """Why ``sensor`` breaks the :class:`Sensor` contract, or None when it keeps it."""
+    if not isinstance(getattr(sensor, "kind", None), str):
+        return "has no text attribute 'kind'"
+    for method in ("devices", "read", "close"):
+        if not callable(getattr(sensor, method, None)):
+            return f"has no method {method}()"
+    return None
 
 
 def _builtin(module: str, *, no_driver: Callable[[], Absent | None] | None = None) -> SensorFactory:

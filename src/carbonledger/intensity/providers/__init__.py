@@ -65,6 +65,20 @@ def open_provider(
         from carbonledger.intensity.providers.csvfile import CsvSeriesProvider
 
         return CsvSeriesProvider.from_environ(environ)
-    raise ConfigError(
-        f"unknown intensity provider {name!r}; known providers: {', '.join(PROVIDER_NAMES)}"
-    )
+    return _plugin_provider(key, name, environ)
+
+
+def _plugin_provider(key: str, name: str, environ: Mapping[str, str]) -> IntensityProvider:
+    """A provider from a ``carbonledger.providers`` plug-in: a factory ``(environ) -> source``
+    whose result has ``intensity(zone, at)`` (and, for runs, ``history``)."""
+    from carbonledger import plugins
+
+    found = {n: p for n, p in plugins.available("carbonledger.providers").items()}
+    if key not in found:
+        known = ", ".join([*PROVIDER_NAMES, *sorted(found)])
+        raise ConfigError(f"unknown intensity provider {name!r}; known providers: {known}")
+    factory = plugins.load("carbonledger.providers", key, check=plugins.callable_check)
+    provider = factory(environ)
+    if not callable(getattr(provider, "intensity", None)):
+        raise ConfigError(f"intensity provider plug-in {key!r} has no intensity(zone, at) method")
+    return provider  # type: ignore[no-any-return]
