@@ -116,7 +116,10 @@ def handle(args: argparse.Namespace) -> int:
         "environment": _env_dict(combined, compared=bool(audits)),
         "requirements": [p.line() for p in pins] if audits else None,
         "image": None if image is None else image.to_dict(),
-        "cost": {k: v.to_dict() for k, v in costs.items()} or None,
+        "cost": {
+            k: {**v.to_dict(), "part": "unused" if audits else "all"} for k, v in costs.items()
+        }
+        or None,
     }
     if args.json:
         print_json(report)
@@ -193,8 +196,9 @@ def _text(
             )
     for what, cost in costs.items():
         low, high = cost.energy_interval_kwh
+        label = f"the unused {what}" if compared else f"the whole {what} (no runs to compare)"
         out.append(
-            f"\nMoving the unused {what} ({format_bytes(cost.bytes_)}) {cost.transfers} time(s): "
+            f"\nMoving {label} ({format_bytes(cost.bytes_)}) {cost.transfers} time(s): "
             f"{cost.energy_kwh:.3g} kWh [{low:.2g}-{high:.2g}], "
             f"{cost.kgco2e:.3g} kgCO2e at {cost.intensity_zone} (modeled)"
         )
