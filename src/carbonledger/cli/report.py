@@ -77,8 +77,15 @@ def handle(args: argparse.Namespace) -> int:
             spans={r.run_id: ledger.spans(r.run_id) for r in runs},
             series=series if series is not None or len(runs) != 1 else stored_series(runs[0]),
             include_samples=args.samples,
+            attachments={r.run_id: _attachments(ledger, r.run_id) for r in runs},
         )
     finally:
         ledger.close()
     write_output(renderer(data), args.output)
     return 0
+
+
+def _attachments(ledger: Any, run_id: str) -> dict[str, Any]:
+    """What the ledger keeps beside the run (an environment audit, ...); none if it cannot."""
+    get = getattr(ledger, "attachments", None)
+    return dict(get(run_id)) if callable(get) else {}

@@ -60,6 +60,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json-out", metavar="PATH", help="write the footprint JSON here")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.add_argument(
+        "--audit-env",
+        action="store_true",
+        help="record which installed Python distributions the command used (a lower bound)",
+    )
     add_ledger_option(p)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(handler=handle)
@@ -110,12 +115,22 @@ def handle(args: argparse.Namespace) -> int:
     )
     run = tracker.start()
     env = dict(os.environ, CARBONLEDGER_RUN_ID=run.run_id)
+    audit = None
+    if args.audit_env:
+        from carbonledger.envaudit.command import CommandAudit
+
+        audit = CommandAudit()
+        env = audit.child_env(env)
     try:
         child = subprocess.Popen(cmd, env=env)
     except OSError as exc:
+        if audit is not None:
+            audit.cancel()
         tracker.stop(RunStatus.FAILED, exit_code=127)
         print(f"carbonledger run: cannot start {cmd[0]!r}: {exc.strerror or exc}", file=sys.stderr)
         return 127 if isinstance(exc, FileNotFoundError) else 126
+    if audit is not None:
+        audit.watch(child.pid)
     forwarded: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -140,11 +155,20 @@ def handle(args: argparse.Namespace) -> int:
         status = RunStatus.FAILED
     exit_code = 128 - code if code < 0 else code
     footprint = tracker.stop(status, exit_code=exit_code)
+    audit_data = None
+    if audit is not None:
+        env_audit, note = audit.finish(settings.ledger_path, run.run_id)
+        audit_data = None if env_audit is None else env_audit.to_dict()
+        if not args.quiet:
+            print(f"carbonledger: {note}", file=sys.stderr)
     if footprint is not None:
         if args.json_out:
+            data = footprint.to_dict()
+            if audit_data is not None:
+                data["env_audit"] = audit_data
             try:
                 with open(args.json_out, "w", encoding="utf-8") as fh:
-                    fh.write(dumps(footprint.to_dict()) + "\n")
+                    fh.write(dumps(data) + "\n")
             except OSError as exc:
                 print(
                     f"carbonledger: cannot write {args.json_out}: {exc.strerror}", file=sys.stderr

@@ -102,10 +102,30 @@ def handle_show(args: argparse.Namespace) -> int:
     ledger = open_ledger_for_reading(settings)
     try:
         fp = footprint_for_run(ledger, args.run)
+        env_audit = _env_audit(ledger, fp.run_id)
     finally:
         ledger.close()
     if args.json:
-        print_json(fp.to_dict())
+        data = fp.to_dict()
+        if env_audit is not None:
+            data["env_audit"] = env_audit
+        print_json(data)
     else:
         print(summary(fp))
+        if env_audit is not None:
+            from carbonledger.envaudit.model import EnvAudit
+            from carbonledger.envaudit.render import render_text
+
+            try:
+                print("\n" + render_text(EnvAudit.from_dict(env_audit)))
+            except CarbonLedgerError as exc:
+                print(f"\nEnvironment audit unreadable: {exc}")
     return 0
+
+
+def _env_audit(ledger: Any, run_id: str | None) -> dict[str, Any] | None:
+    """The run's stored environment audit (``--audit-env``), if any; no import otherwise."""
+    if run_id is None or not callable(getattr(ledger, "attachments", None)):
+        return None
+    data = ledger.attachments(run_id).get("env_audit")
+    return dict(data) if isinstance(data, dict) else None

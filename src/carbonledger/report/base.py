@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
@@ -32,6 +32,7 @@ class ReportInput:
     spans: dict[str, Sequence[SpanRecord]] = field(default_factory=dict)  # by run_id
     series: IntensitySeries | None = None
     include_samples: bool = False  # CSV: one row per sample instead of per run
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by run_id: key -> data
 
 
 class Renderer(Protocol):

@@ -292,6 +292,20 @@ def _environment(fp: Footprint) -> str:
     return "<h3>Environment</h3>" + _dl(fp.host)
 
 
+def _env_audit(attachments: Mapping[str, Any]) -> str:
+    raw = attachments.get("env_audit")
+    if raw is None:
+        return ""
+    from carbonledger.envaudit.model import EnvAudit
+    from carbonledger.envaudit.render import html_section
+    from carbonledger.errors import CarbonLedgerError
+
+    try:
+        return html_section(EnvAudit.from_dict(raw))
+    except CarbonLedgerError as exc:
+        return f"<h3>Environment audit</h3><p class='muted'>Unreadable: {kit.e(exc)}</p>"
+
+
 def _command_text(settings: Mapping[str, Any]) -> str | None:
     for key in ("command", "argv", "cmd"):
         value = settings.get(key)
@@ -345,6 +359,7 @@ def _run_section(fp: Footprint, data: ReportInput, index: int) -> str:
         + _metrics(fp)
         + _embodied(fp)
         + _environment(fp)
+        + _env_audit(data.attachments.get(rid, {}))
         + _reproduce(fp, run)
         + "</section>"
     )
