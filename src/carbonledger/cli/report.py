@@ -60,9 +60,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.intensity_series:
         from pathlib import Path
 
-        from carbonledger.intensity.series_csv import load_series
-
         from carbonledger.intensity.series import label_user_series
+        from carbonledger.intensity.series_csv import load_series
 
         series = label_user_series(load_series(Path(args.intensity_series), basis=args.basis))
     ledger = open_ledger_for_reading(settings)
