@@ -224,6 +224,7 @@ class Tracker:
         budget: Budget | Sequence[Budget] | None = None,
         provider: str | IntensitySource | None = None,
         sinks: Sequence[object | str] | None = None,
+        audit_env: bool = False,
         settings: Settings | None = None,
         sensors: Sequence[Sensor] | None = None,
         root_pid: int | None = None,
@@ -259,6 +260,7 @@ class Tracker:
         else:
             self.budgets = [budget]
         self._user_sinks = _resolve_sinks(sinks)
+        self.audit_env = bool(audit_env)
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
         # the state of the current run, set by start()
@@ -359,6 +361,8 @@ class Tracker:
         fanout.add(ledger_sink)
         for sink in self._user_sinks:
             fanout.add(sink)
+        if self.audit_env:
+            fanout.add(self._env_audit_sink())
         fanout.start(RunStarted(self.record, tuple(self.devices)))
         if self._series is not None:
             self._keep_series(run_id, self._series)
@@ -507,6 +511,21 @@ class Tracker:
         """Keep the series the run is priced with in the ledger, so it re-prices alone."""
         if self._ledger_sink is not None:
             self._ledger_sink.keep("put_series", run_id, series)
+
+    def _env_audit_sink(self) -> object:
+        """The environment audit of this process (``audit_env=True``), kept in the ledger."""
+        from carbonledger.envaudit.sink import EnvAuditSink
+        from carbonledger.envaudit.storage import KEY
+
+        ledger_sink = self._ledger_sink
+
+        def save(run_id: str, audit: Any) -> None:
+            if ledger_sink is None or not ledger_sink.keep(
+                "put_attachment", run_id, KEY, audit.to_dict()
+            ):
+                self._warn("this ledger cannot keep the environment audit; it was not stored")
+
+        return EnvAuditSink(root_pid=self._root_pid, in_process=True, save=save)
 
     def _keep_warnings(self, run_id: str) -> None:
         """Keep the caveats of the run with it, so every later output shows them."""
@@ -660,6 +679,7 @@ def track(
     budget: Budget | Sequence[Budget] | None = None,
     provider: str | IntensitySource | None = None,
     sinks: Sequence[object | str] | None = None,
+    audit_env: bool = False,
     settings: Settings | None = None,
     sensors: Sequence[Sensor] | None = None,
     root_pid: int | None = None,
@@ -667,7 +687,9 @@ def track(
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``).
 
     Takes the options of :class:`Tracker`; ``sinks`` adds consumers of the run's events
-    (:class:`carbonledger.events.RunSink` objects, or exporter plug-in names).
+    (:class:`carbonledger.events.RunSink` objects, or exporter plug-in names);
+    ``audit_env=True`` records which installed distributions the run used
+    (:mod:`carbonledger.envaudit`), kept with the run in the ledger.
     """
     return Tracker(
         name,
@@ -683,6 +705,7 @@ def track(
         budget=budget,
         provider=provider,
         sinks=sinks,
+        audit_env=audit_env,
         settings=settings,
         sensors=sensors,
         root_pid=root_pid,

@@ -95,12 +95,19 @@ def test_ledger_saver_stores_with_the_run(
     from carbonledger.envaudit.storage import ledger_saver, load_audit
     from carbonledger.store import open_ledger
 
+    from carbonledger.testing import contract_devices, contract_run
+
     path = tmp_path / "l.sqlite"
+    ledger = open_ledger(path)
+    run, other = contract_run("a" * 32), contract_run("b" * 32)
+    for r in (run, other):
+        ledger.create_run(r, contract_devices())
+    ledger.close()
     audit = EnvAudit(site_dirs=("/x",), distributions=(), mode="in-process")
-    ledger_saver(path)("run-9", audit)
+    ledger_saver(path)(run.run_id, audit)
     ledger = open_ledger(path)
     try:
-        assert load_audit(ledger, "run-9") == audit
-        assert load_audit(ledger, "run-10") is None
+        assert load_audit(ledger, run.run_id) == audit
+        assert load_audit(ledger, other.run_id) is None
     finally:
         ledger.close()
