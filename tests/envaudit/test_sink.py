@@ -94,7 +94,6 @@ def test_ledger_saver_stores_with_the_run(
 ) -> None:
     from carbonledger.envaudit.storage import ledger_saver, load_audit
     from carbonledger.store import open_ledger
-
     from carbonledger.testing import contract_devices, contract_run
 
     path = tmp_path / "l.sqlite"
