@@ -15,11 +15,15 @@ from carbonledger.report import html
 
 CHROMIUM = "/usr/bin/chromium"
 
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
+pytestmark = [pytest.mark.chromium, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        from tests.engines import unavailable
+
+        unavailable("needs Debian's chromium")
 
 
 def png_rows(data: bytes) -> tuple[int, int, list[bytes], int]:
