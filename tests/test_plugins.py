@@ -151,3 +151,25 @@ def test_sensor_contract_check_for_plugin_authors() -> None:
     problems = sensor_contract_problems(demo.BackwardsSensor())
     assert any("went backwards" in p for p in problems)
     assert sensor_contract_problems(demo.probe_not_a_sensor) == ["has no method devices()"]
+
+
+def test_testing_module_for_plugin_authors() -> None:
+    from tests.plugins import demo
+
+    from carbonledger.testing import (
+        FakeSensor,
+        RecordingSink,
+        check_sensor_contract,
+        fake_device,
+    )
+
+    check_sensor_contract(demo.probe)
+    check_sensor_contract(FakeSensor([fake_device()], {"fake:cpu-0": 5}))
+    with pytest.raises(AssertionError, match="went backwards"):
+        check_sensor_contract(demo.BackwardsSensor())
+    sink = RecordingSink()
+    sensors = [FakeSensor([fake_device()], {"fake:cpu-0": 5})]
+    with cl.track("t", interval=0.05, sensors=sensors, sinks=[sink]):
+        pass
+    names = sink.names()
+    assert names[0] == "on_start" and names[-2:] == ["on_stopping", "on_end"]

@@ -14,7 +14,19 @@ Sections:
   Each check is also available alone (:data:`LEDGER_CHECKS`), e.g. for pytest
   parametrisation. A failed check raises AssertionError naming it.
 
-(A fake sensor and a sensor contract will join this module in their own section.)
+* **Sensors**: :class:`FakeSensor` reports the exact integral of a programmable power
+  (constant, or a function of time), so tests of anything above the sensors get known
+  energies; :func:`check_sensor_contract` checks a sensor (or its probe) against the
+  contract every sensor keeps (what ``carbonledger.sensors`` plug-ins must pass)::
+
+      from carbonledger.testing import check_sensor_contract
+      from mypackage.sensor import probe
+
+      def test_my_sensor_meets_the_contract():
+          check_sensor_contract(probe)
+
+* **Sinks**: :class:`RecordingSink` keeps every run event it receives, for tests of
+  callbacks and exporters.
 """
 
 from __future__ import annotations
@@ -28,18 +40,24 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from carbonledger.sensors.fake import FakeSensor, fake_device
+
 if TYPE_CHECKING:
     from carbonledger.records import DeviceInfo, RunRecord
     from carbonledger.store.base import Ledger
 
 __all__ = [
     "LEDGER_CHECKS",
+    "FakeSensor",
     "LedgerBackend",
     "LedgerFactory",
+    "RecordingSink",
     "Tamper",
     "check_ledger_contract",
+    "check_sensor_contract",
     "contract_devices",
     "contract_run",
+    "fake_device",
 ]
 
 # =======================================================================================
@@ -535,3 +553,59 @@ def check_ledger_contract(factory: LedgerFactory, *, tamper: Tamper | None = Non
             raise AssertionError(f"ledger contract, {name}: {exc}") from exc
         except Exception as exc:  # an unexpected error fails the check that met it
             raise AssertionError(f"ledger contract, {name}: {type(exc).__name__}: {exc}") from exc
+
+
+# =======================================================================================
+# Sensors
+# =======================================================================================
+
+def check_sensor_contract(sensor_or_probe: Any, *, reads: int = 3) -> None:
+    """Raise AssertionError listing every way ``sensor_or_probe`` (a sensor, or a probe
+    ``(ProbeContext) -> Sensor | Absent``) breaks the sensor contract."""
+    from carbonledger.sensors.contract import sensor_contract_problems
+
+    problems = sensor_contract_problems(sensor_or_probe, reads=reads)
+    if problems:
+        raise AssertionError("sensor contract broken: " + "; ".join(problems))
+
+
+# =======================================================================================
+# Sinks
+# =======================================================================================
+
+
+class RecordingSink:
+    """A sink that keeps every event: ``events`` is a list of ``(method name, args)``."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self._lock = threading.Lock()
+
+    def _keep(self, method: str, *args: Any) -> None:
+        with self._lock:
+            self.events.append((method, args))
+
+    def on_start(self, event: Any) -> None:
+        self._keep("on_start", event)
+
+    def on_samples(self, run_id: str, samples: Any) -> None:
+        self._keep("on_samples", run_id, list(samples))
+
+    def on_span(self, run_id: str, span: Any) -> None:
+        self._keep("on_span", run_id, span)
+
+    def on_metrics(self, run_id: str, metrics: Mapping[str, Any]) -> None:
+        self._keep("on_metrics", run_id, dict(metrics))
+
+    def on_stopping(self, event: Any) -> None:
+        self._keep("on_stopping", event)
+
+    def on_end(self, event: Any) -> None:
+        self._keep("on_end", event)
+
+    def names(self) -> list[str]:
+        """The event names in the order they arrived."""
+        with self._lock:
+            return [name for name, _ in self.events]
