@@ -8,16 +8,21 @@ with a one-line message.
     CarbonLedgerError
     ├── ConfigError            bad settings (file, environment or arguments)
     ├── DataError              malformed input data: CSV rows, tables, sysfs values
-    │   └── UnknownZoneError   a zone that no table knows (with close matches)
+    │   ├── UnknownZoneError   a zone that no table knows (with close matches)
+    │   │   └── ProviderZoneError  (also a ProviderError) a provider does not know it
+    │   └── UnknownHardware    a hardware name or preset the catalog does not know
     ├── LedgerError            the ledger cannot be opened, migrated or written, or is damaged
     │   ├── RunNotFoundError   no run, or an ambiguous prefix
     │   └── CorruptRunError    one stored run (or its samples, spans …) cannot be read back
     ├── SensorError            a sensor failed to read (recorded, never raised into hosts)
     ├── ProviderError          a live intensity provider failed (auth, timeout, format)
+    │   └── ProviderHTTPError  an HTTP error status (with .status)
     └── BudgetExceeded         a carbon or energy budget with on_exceed="stop" was spent
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 __all__ = [
     "BudgetExceeded",
@@ -27,8 +32,11 @@ __all__ = [
     "DataError",
     "LedgerError",
     "ProviderError",
+    "ProviderHTTPError",
+    "ProviderZoneError",
     "RunNotFoundError",
     "SensorError",
+    "UnknownHardware",
     "UnknownZoneError",
 ]
 
@@ -98,3 +106,45 @@ class BudgetExceeded(CarbonLedgerError):
         self.limit = limit
         self.unit = unit
         super().__init__(message)
+
+
+class UnknownHardware(DataError):
+    """A hardware name or preset the catalog does not know, or knows several matches for."""
+
+    def __init__(
+        self,
+        name: str,
+        suggestions: tuple[str, ...] = (),
+        *,
+        what: str = "hardware",
+        ambiguous: bool = False,
+    ) -> None:
+        self.name = name
+        self.suggestions = tuple(suggestions)
+        if ambiguous:
+            matches = ", ".join(self.suggestions)
+            msg = f"ambiguous {what} {name!r}: matches {matches}; be more specific"
+        else:
+            hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+            msg = f"unknown {what} {name!r}{hint}"
+        super().__init__(msg)
+
+
+class ProviderHTTPError(ProviderError):
+    """An HTTP error status from a provider (the message is already one line, redacted)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderZoneError(UnknownZoneError, ProviderError):
+    """A provider does not know the zone or region; both an UnknownZoneError and a ProviderError."""
+
+    def __init__(self, zone: str, message: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(zone, list(suggestions))
+        self.args = (message,)
+        self.status: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -559,6 +559,7 @@ def check_ledger_contract(factory: LedgerFactory, *, tamper: Tamper | None = Non
 # Sensors
 # =======================================================================================
 
+
 def check_sensor_contract(sensor_or_probe: Any, *, reads: int = 3) -> None:
     """Raise AssertionError listing every way ``sensor_or_probe`` (a sensor, or a probe
     ``(ProbeContext) -> Sensor | Absent``) breaks the sensor contract."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
-from carbonledger.errors import DataError
+from carbonledger.errors import DataError, UnknownHardware
 from carbonledger.lifecycle.uncertainty import embodied_rel
 
 __all__ = [
@@ -51,28 +51,6 @@ SPECS_FILE = "hardware_specs.csv"
 CATALOG_FILE = "embodied_catalog.csv"
 CLOUD_FILE = "cloud_instances_embodied.csv"
 SOURCE_TYPES = ("lca", "literature", "model", "default")
-
-
-class UnknownHardware(DataError):
-    """A hardware name or preset the catalog does not know, or knows several matches for."""
-
-    def __init__(
-        self,
-        name: str,
-        suggestions: tuple[str, ...] = (),
-        *,
-        what: str = "hardware",
-        ambiguous: bool = False,
-    ) -> None:
-        self.name = name
-        self.suggestions = tuple(suggestions)
-        if ambiguous:
-            matches = ", ".join(self.suggestions)
-            msg = f"ambiguous {what} {name!r}: matches {matches}; be more specific"
-        else:
-            hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
-            msg = f"unknown {what} {name!r}{hint}"
-        super().__init__(msg)
 
 
 # -- records -------------------------------------------------------------------------------

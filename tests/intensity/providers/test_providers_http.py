@@ -326,3 +326,22 @@ def test_deeply_nested_error_body_still_reports_the_status(
     echo.push(status=400, body=b'{"message":' * 100_000)
     with pytest.raises(ProviderError, match="400"):
         client(echo, settings).get_json("/x", hints=HINTS)
+
+
+def test_a_short_secret_is_masked_as_a_whole_token_only() -> None:
+    message = "status 401 for token t at https://api.test/v3?auth=t"
+    assert redact(message, ["t"]) == "status 401 for token *** at https://api.test/v3?auth=***"
+    long_secret = "s3cr3t-t0ken-value"
+    assert redact(f"x{long_secret}y", [long_secret]) == "x***y"  # long ones anywhere
+
+
+def test_the_stray_exceptions_live_in_the_one_error_module() -> None:
+    from carbonledger import errors
+    from carbonledger.intensity import providers
+    from carbonledger.lifecycle import hardware
+
+    assert providers.ProviderHTTPError is errors.ProviderHTTPError
+    assert providers.ProviderZoneError is errors.ProviderZoneError
+    assert hardware.UnknownHardware is errors.UnknownHardware
+    assert issubclass(errors.ProviderZoneError, errors.UnknownZoneError)
+    assert issubclass(errors.UnknownHardware, errors.DataError)

@@ -1,5 +1,8 @@
 """The one HTTP boundary of the live providers: timeouts, retries, cache, error mapping.
 
+Credentials live in :mod:`._secrets`, timeouts and retries in :mod:`._settings`; this
+module is the client.
+
 Every httpx exception and every HTTP error status is turned into a
 :class:`~carbonledger.errors.ProviderError` here, once, with one line that says what went
 wrong and what to do. Credentials are held in :class:`Secret` (whose repr is ``***``) and
@@ -12,23 +15,27 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
-import random
-import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
-from carbonledger.intensity.providers._cache import (
-    ResponseCache,
-    credential_id,
-    default_cache_dir,
+from carbonledger.errors import (
+    ConfigError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderZoneError,
 )
+from carbonledger.intensity.providers._cache import ResponseCache, credential_id
+from carbonledger.intensity.providers._secrets import (
+    Secret,
+    redact,
+    userinfo_secrets,
+    without_userinfo,
+)
+from carbonledger.intensity.providers._settings import ENV_PREFIX as _ENV
+from carbonledger.intensity.providers._settings import HttpSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -47,65 +54,6 @@ log = logging.getLogger("carbonledger.intensity.providers")
 
 T = TypeVar("T")
 
-REDACTED = "***"
-_ENV = "CARBONLEDGER_PROVIDER_"
-
-
-class Secret:
-    """A credential: ``repr``/``str`` show ``***``; :meth:`reveal` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return REDACTED
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
-    def __reduce__(self) -> Any:  # never pickled with its value
-        raise TypeError("a Secret cannot be pickled")
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-class ProviderHTTPError(ProviderError):
-    """An HTTP error status from a provider (the message is already one line, redacted)."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ProviderZoneError(UnknownZoneError, ProviderError):
-    """A provider does not know the zone or region; both an UnknownZoneError and a ProviderError."""
-
-    def __init__(self, zone: str, message: str, suggestions: Sequence[str] = ()) -> None:
-        super().__init__(zone, list(suggestions))
-        self.args = (message,)
-        self.status: int | None = None
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 @dataclass(frozen=True)
 class ErrorHints:
@@ -115,72 +63,6 @@ class ErrorHints:
     forbidden: str  # 403
     unknown_zone: str  # 404, or 400 naming the zone/region
     url_env: str  # the variable that overrides the base URL
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """Timeouts, retries and cache of the provider clients.
-
-    ``backoff_base_s`` × 2^attempt (with jitter, capped at ``backoff_max_s``) is the wait
-    between attempts unless the server sends ``Retry-After``; a ``Retry-After`` longer than
-    ``max_retry_after_s`` ends the attempts at once. ``sleep`` and ``rng`` are seams for tests.
-    """
-
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 15.0
-    max_retries: int = 3
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 20.0
-    max_retry_after_s: float = 60.0
-    cache_dir: Path | None = None
-    cache_enabled: bool = True
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    rng: Callable[[], float] = field(default=random.random, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout_s", "read_timeout_s"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"provider {name} must be positive, got {value}")
-        if not (0 <= self.max_retries <= 10):
-            raise ConfigError(f"provider max_retries must be 0..10, got {self.max_retries}")
-        for name in ("backoff_base_s", "backoff_max_s", "max_retry_after_s"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ConfigError(f"provider {name} must be >= 0, got {value}")
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> HttpSettings:
-        """Settings from ``CARBONLEDGER_PROVIDER_*``: ``CONNECT_TIMEOUT``, ``TIMEOUT`` (read,
-        seconds), ``RETRIES``, ``CACHE`` (on/off) and ``CACHE_DIR``."""
-        kwargs: dict[str, Any] = {}
-        for suffix, name, kind in (
-            ("CONNECT_TIMEOUT", "connect_timeout_s", float),
-            ("TIMEOUT", "read_timeout_s", float),
-            ("RETRIES", "max_retries", int),
-        ):
-            raw = environ.get(_ENV + suffix, "").strip()
-            if raw:
-                try:
-                    kwargs[name] = kind(raw)
-                except ValueError:
-                    raise ConfigError(f"{_ENV}{suffix}: invalid value {raw!r}") from None
-        cache = environ.get(_ENV + "CACHE", "").strip().lower()
-        if cache:
-            if cache in ("0", "false", "no", "off"):
-                kwargs["cache_enabled"] = False
-            elif cache not in ("1", "true", "yes", "on"):
-                raise ConfigError(f"{_ENV}CACHE: invalid value {cache!r} (use on or off)")
-        cache_dir = environ.get(_ENV + "CACHE_DIR", "").strip()
-        kwargs["cache_dir"] = (
-            Path(cache_dir).expanduser() if cache_dir else default_cache_dir(environ)
-        )
-        return cls(**kwargs)
-
-    def backoff_s(self, attempt: int) -> float:
-        """Wait before retry number ``attempt`` (0-based): exponential, capped, half jittered."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2.0**attempt))
-        return ceiling / 2 + self.rng() * ceiling / 2
 
 
 def _import_httpx() -> Any:
@@ -204,32 +86,6 @@ def _ssl_context(httpx: Any) -> Any:
         if _SSL_CONTEXT is None:
             _SSL_CONTEXT = httpx.create_ssl_context()  # certifi bundle; honours SSL_CERT_FILE
         return _SSL_CONTEXT
-
-
-def _without_userinfo(url: str) -> str:
-    """``url`` without any ``user:password@`` part."""
-    if "@" not in url:
-        return url
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:  # unparseable: drop everything up to the last @ of the authority
-        return re.sub(r"//[^/]*@", "//", url)
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
-
-
-def _userinfo_secrets(url: str) -> list[Secret]:
-    """The password of a ``user:password@`` URL, and its Basic-auth form, as secrets."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return []
-    if not parts.password:
-        return []
-    import base64
-
-    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password)}"
-    basic = base64.b64encode(pair.encode()).decode()
-    return [Secret(urllib.parse.unquote(parts.password)), Secret(parts.password), Secret(basic)]
 
 
 def _as_is(payload: Any) -> Any:
@@ -299,10 +155,10 @@ class HttpClient:
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
-        self.shown_url = _without_userinfo(self.base_url)  # for messages: no user:password@
+        self.shown_url = without_userinfo(self.base_url)  # for messages: no user:password@
         self.settings = settings
         self._secrets: list[Secret] = [s for s in secrets if s]
-        self._secrets += _userinfo_secrets(self.base_url)
+        self._secrets += userinfo_secrets(self.base_url)
         # the cache keys answers by a hash of the credential (and ``identity``, e.g. a
         # user name), never by the credential: one token's answer is not another's
         self._credential = credential_id([identity, *(s.reveal() for s in self._secrets)])
