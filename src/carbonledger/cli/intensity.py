@@ -173,4 +173,6 @@ def _print(value: IntensityValue, info: ZoneInfo | None, asked: str, *, as_json:
 
 
 def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from carbonledger.timeutil import format_instant
+
+    return format_instant(at, seconds=True)

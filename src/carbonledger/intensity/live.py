@@ -23,7 +23,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,9 @@ def _strip_time(source: str) -> str:
 
 
 def _iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    from carbonledger.timeutil import iso_utc
+
+    return iso_utc(unix_s) or ""
 
 
 class LiveIntensityRecorder:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from carbonledger.lifecycle.plan import (
 from carbonledger.lifecycle.sharing import ALONE, Sharing, share_for_run
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
+from carbonledger.timeutil import iso_utc
 from carbonledger.units import J_PER_KWH
 
 if TYPE_CHECKING:
@@ -47,12 +47,6 @@ __all__ = [
     "resolve_pue",
     "stored_series",
 ]
-
-
-def iso_utc(unix_s: float | None) -> str | None:
-    if unix_s is None:
-        return None
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _sum_rel(terms: Sequence[tuple[float, float | None]]) -> float | None:

@@ -77,26 +77,21 @@ def parse_time(text: str, *, now: float | None = None) -> float:
     raw = text.strip()
     if raw.lower() == "now":
         return now if now is not None else datetime.now(timezone.utc).timestamp()
-    candidate = raw[:-1] + "+00:00" if raw[-1:] in "Zz" else raw
+    from carbonledger.timeutil import parse_instant
+
     try:
-        parsed = datetime.fromisoformat(candidate)
-    except ValueError:
+        return parse_instant(raw)
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"time: {text!r} is not an ISO 8601 time (e.g. 2024-03-01T10:00Z)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 def format_time(at: float) -> str:
     """ISO 8601 in UTC with a ``Z``: ``2024-03-01T10:00:00Z`` (fractions kept if any)."""
-    try:
-        moment = datetime.fromtimestamp(at, tz=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return f"{at:.0f} (unix seconds, outside the calendar)"
-    text = moment.isoformat(timespec="seconds" if moment.microsecond == 0 else "microseconds")
-    return text.replace("+00:00", "Z")
+    from carbonledger.timeutil import format_instant
+
+    return format_instant(at)
 
 
 def format_duration(duration_s: float) -> str:

@@ -33,18 +33,14 @@ def parse_time(text: object, *, provider: str, field: str) -> float:
     """An ISO 8601 time stamp from an API (``Z`` or an offset; no offset means UTC) → unix s."""
     if not isinstance(text, str) or not text:
         raise ProviderError(f"{provider}: malformed response: field {field!r} is not a time stamp")
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    from carbonledger.timeutil import parse_instant
+
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_instant(text)
+    except (ValueError, OverflowError):
         raise ProviderError(
             f"{provider}: malformed response: field {field!r} has an unreadable time {text[:40]!r}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def require(obj: object, key: str, *, provider: str, where: str) -> object:
