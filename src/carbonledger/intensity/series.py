@@ -143,6 +143,11 @@ class IntensitySeries:
         i = self.index_at(at)
         if i is None:
             raise DataError(f"intensity series for {self.zone} does not cover that time")
+        return self.value_of(i)
+
+    def value_of(self, i: int, *, source: str | None = None) -> IntensityValue:
+        """Step ``i`` as an :class:`IntensityValue`, with its own method and uncertainty
+        (the one conversion from a series value to an intensity)."""
         method, rel = self.point_label(i)
         return IntensityValue(
             g_per_kwh=self.values_g_per_kwh[i],
@@ -150,7 +155,7 @@ class IntensitySeries:
             signal=self.signal,
             basis=self.basis,
             method=Method(method),
-            source=self.source,
+            source=self.source if source is None else source,
             uncertainty_rel=rel,
             at=self.times[i],
         )

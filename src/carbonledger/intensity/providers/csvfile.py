@@ -15,7 +15,6 @@ from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.providers._util import format_utc
 from carbonledger.intensity.series import IntensitySeries, label_user_series
-from carbonledger.records import Method
 
 __all__ = ["BASIS_ENV", "SERIES_ENV", "CsvSeriesProvider"]
 
@@ -90,16 +89,8 @@ class CsvSeriesProvider:
                 f"csv: {self.path.name} covers {series.start:.0f} to {series.end:.0f} (unix s), "
                 f"not {when:.0f}"
             )
-        method, rel = series.point_label(i)
-        return IntensityValue(
-            g_per_kwh=series.values_g_per_kwh[i],
-            zone=series.zone,
-            signal=series.signal,
-            basis=series.basis,
-            method=Method(method),
-            source=f"{series.source}@{format_utc(series.times[i], 'minutes')}",
-            uncertainty_rel=rel,
-            at=series.times[i],
+        return series.value_of(
+            i, source=f"{series.source}@{format_utc(series.times[i], 'minutes')}"
         )
 
     def history(self, zone: str, start: float, end: float) -> IntensitySeries:
