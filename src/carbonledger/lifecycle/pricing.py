@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
@@ -184,7 +184,16 @@ def price_run(
         functional_unit=fu,
         tags=dict(run.tags),
         warnings=tuple(dict.fromkeys(notes)),
+        job=_job_dict(run),
     )
+
+
+def _job_dict(run: RunRecord) -> dict[str, Any] | None:
+    """The footprint's ``job``: the run's distributed identity, or None."""
+    job = getattr(run, "job", None)
+    if job is None:
+        return None
+    return {k: v for k, v in job.to_dict().items() if k != "launcher"}
 
 
 def _operational(
