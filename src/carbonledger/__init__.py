@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     # results and accounting
     "Footprint": "carbonledger.lifecycle.footprint",
     "footprint_for_run": "carbonledger.lifecycle.pricing",
+    "job_footprint": "carbonledger.distributed",
     "estimate": "carbonledger.lifecycle.estimate",
     "breakeven": "carbonledger.lifecycle.decisions",
     "indifference": "carbonledger.lifecycle.decisions",
@@ -97,6 +98,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from carbonledger.events import RunStopping as RunStopping
     from carbonledger.intensity.series import IntensitySeries as IntensitySeries
     from carbonledger.lifecycle.footprint import Footprint as Footprint
+    from carbonledger.distributed import job_footprint as job_footprint
     from carbonledger.lifecycle.pricing import footprint_for_run as footprint_for_run
     from carbonledger.tracking import Run as Run
     from carbonledger.tracking import SpanToken as SpanToken

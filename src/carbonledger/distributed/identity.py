@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from carbonledger.errors import ConfigError
 from carbonledger.records import JobInfo
 
-__all__ = ["JOB_ENV", "NODE_ENV", "Detected", "detect_job", "node_name", "parse_job_key"]
+__all__ = [
+    "JOB_ENV",
+    "NODE_ENV",
+    "Detected",
+    "detect_job",
+    "node_name",
+    "parse_job_key",
+    "wrapper_job_key",
+]
 
 JOB_ENV = "CARBONLEDGER_JOB"
 """An explicit job key, for launchers carbonledger does not know (and set by ``run``)."""
@@ -148,6 +156,19 @@ def _ranks(environ: Mapping[str, str]) -> tuple[str, int | None, int | None, int
             None,
         )
     return ("explicit", None, None, None, None)
+
+
+def wrapper_job_key(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """The job key ``carbonledger run`` uses: ``--job``, else the launcher's (detected
+    again by the tracker), else a new ``run:<random>`` that the command's ranks inherit
+    through ``CARBONLEDGER_JOB`` (so a wrapped launcher and its self-tracking ranks are one
+    job, and one process measures each device)."""
+    if explicit is not None:
+        return parse_job_key(explicit, "--job")
+    detected = detect_job(environ)
+    if detected is not None:
+        return detected.job.key
+    return "run:" + os.urandom(8).hex()
 
 
 def detect_job(environ: Mapping[str, str], explicit: str | None = None) -> Detected | None:
