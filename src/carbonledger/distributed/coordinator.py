@@ -136,7 +136,7 @@ class JobCoordinator:
             gated = GatedSensor(
                 sensor,
                 lock,
-                first_try_s=0.0 if self.first else self.interval_s,
+                first_try_s=0.0 if self.first else max(self.interval_s, 1.0),
                 retry_s=self.interval_s,
                 clock=self._clock,
             )

@@ -26,7 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from carbonledger.distributed.merge import Timeline, energy_between, merge_samples, quadrature
+from carbonledger.distributed.merge import (
+    Timeline,
+    energy_between,
+    fill_gaps,
+    merge_samples,
+    quadrature,
+)
 from carbonledger.errors import RunNotFoundError
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.lifecycle.pricing import iso_utc
@@ -44,6 +50,7 @@ class NodeFootprint:
     node: str
     footprint: Footprint
     gaps_s: dict[str, float]  # device -> seconds of the node's time nobody measured it
+    filled_j: dict[str, float]  # device -> joules modelled for those seconds
     overlap_s: dict[str, float]  # device -> seconds two processes both measured (once)
     measured_by: dict[str, list[str]]  # device -> run ids whose samples count
 
@@ -164,6 +171,7 @@ class JobFootprint:
                         {
                             **c.to_dict(),
                             "gap_s": n.gaps_s.get(c.device),
+                            "gap_filled_kwh": kwh(n.filled_j.get(c.device)),
                             "measured_by": n.measured_by.get(c.device, []),
                         }
                         for c in n.footprint.components
@@ -266,6 +274,7 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
         end = max(ends) if ends else None
         merged: list[Sample] = []
         gaps: dict[str, float] = {}
+        filled: dict[str, float] = {}
         overlaps: dict[str, float] = {}
         for device_id in devices:
             tl = merge_samples(per_device.get(device_id, []))
@@ -273,20 +282,23 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
             merged.extend(tl.samples)
             overlaps[device_id] = tl.overlap_s
             last = end if end is not None else max((s.t_end for s in tl.samples), default=start)
-            covered = math.fsum(s.duration_s for s in tl.samples)
-            gaps[device_id] = max(0.0, (last - start) - covered)
+            fill, gaps[device_id], filled[device_id] = fill_gaps(tl, start, last)
+            merged.extend(fill)
             if tl.overlap_s > 0:
                 notes.append(
                     f"{node}: {device_id} was measured by two processes at once for "
                     f"{tl.overlap_s:.1f} s; counted once"
                 )
             interval_s = min(r.interval_s for r in node_runs)
-            if gaps[device_id] > 2 * max(interval_s, 1.0):
+            if fill:
                 notes.append(
                     f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
-                    "job (a measurer stopped before a standby took over, or started late); "
-                    "its energy is a lower bound"
+                    "job (before the measurer's first reading, or between a measurer "
+                    f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
+                    "modelled there at its mean measured power (in the interval at ±100 %)"
                 )
+            elif not tl.samples and interval_s > 0:
+                gaps[device_id] = max(0.0, last - start)
         lead = next((r for r in node_runs if measured_of.get(r.run_id)), node_runs[0])
         node_run = replace(lead, started_at=start, ended_at=end, run_id=f"{key}@{node}")
         node_notes: list[str] = []
@@ -302,7 +314,8 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
             warnings=node_notes,
         )
         notes.extend(f"{node}: {w}" for w in fp.warnings)
-        nodes.append(NodeFootprint(node, fp, gaps, overlaps, dict(measured_by)))
+        fp = _widened(fp, math.fsum(filled.values()))
+        nodes.append(NodeFootprint(node, fp, gaps, filled, overlaps, dict(measured_by)))
         for r in node_runs:
             spans_of[r.run_id] = ledger.spans(r.run_id)
             ranks.append(_rank_row(r, node, measured_of.get(r.run_id, set()), spans_of[r.run_id], timelines))
@@ -326,6 +339,14 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
         ended_at=max(ends) if len(ends) == len(runs) else None,
         warnings=tuple(dict.fromkeys(notes)),
     )
+
+
+def _widened(fp: Footprint, filled_j: float) -> Footprint:
+    """The node's energy interval widened by the modelled gap energy (±100 %)."""
+    if filled_j <= 0 or fp.energy_interval_j is None:
+        return fp
+    lo, hi = fp.energy_interval_j
+    return replace(fp, energy_interval_j=(max(0.0, lo - filled_j), hi + filled_j))
 
 
 def _rank_row(

@@ -98,3 +98,28 @@ def uncovered_s(timeline: Timeline, a: float, b: float) -> float:
 def quadrature(halves: Iterable[float]) -> float:
     """√(Σ hᵢ²): independent errors of a sum."""
     return math.sqrt(math.fsum(h * h for h in halves))
+
+
+def fill_gaps(timeline: Timeline, a: float, b: float) -> tuple[list[Sample], float, float]:
+    """Samples covering the stretches of (a, b) nobody measured, at the device's mean
+    measured power (a model, reported as such), with (seconds filled, joules filled).
+    Nothing is filled for a device with no known sample."""
+    known = [s for s in timeline.samples if s.energy_j is not None and s.duration_s > 0]
+    if not known or b <= a:
+        return [], 0.0, 0.0
+    power_w = math.fsum(s.energy_j or 0.0 for s in known) / math.fsum(s.duration_s for s in known)
+    device_id = known[0].device_id
+    stretches: list[tuple[float, float]] = []
+    cursor = a
+    for s in timeline.samples:
+        if s.t_start > cursor:
+            stretches.append((cursor, min(s.t_start, b)))
+        cursor = max(cursor, s.t_end)
+    if cursor < b:
+        stretches.append((cursor, b))
+    out = [
+        Sample(device_id, u, v, power_w * (v - u), power_w * (v - u))
+        for u, v in stretches
+        if v - u > 1e-6
+    ]
+    return out, math.fsum(s.duration_s for s in out), math.fsum(s.energy_j or 0.0 for s in out)
