@@ -108,6 +108,7 @@ class JobCoordinator:
         self._clock = clock
         self.gated: list[GatedSensor] = []
         self.problem: str | None = None
+        self.created_at = time.time()
 
     @property
     def job(self) -> JobInfo:
@@ -172,10 +173,11 @@ class _JobSink(BaseSink):
         c = self.coordinator
         measured = c.measured()
         standby = sorted(d for d, since in measured.items() if since is None)
+        late = c.created_at + max(c.interval_s, 1.0) / 2
         taken = sorted(
             d
             for g in c.gated
-            if g.since is not None and g.tries > 1
+            if g.since is not None and g.since > late
             for d in (x.device_id for x in g.devices())
         )
         if standby:
@@ -187,7 +189,8 @@ class _JobSink(BaseSink):
         if taken:
             self.note(
                 f"job {c.job.key}: this process took over measuring {', '.join(taken)} "
-                "during the run (the previous measurer stopped)"
+                "during the run (the previous measurer stopped, or none was measuring); "
+                "its own figures cover them from then on"
             )
         self.keep("put_attachment", event.run_id, "job", c.attachment())
 
