@@ -47,4 +47,6 @@ def test_mpirun_four_ranks_count_the_node_once(tmp_path: Path) -> None:
     assert job.energy_j / job.duration_s == pytest.approx(NODE_W, rel=0.05)
     assert [len(r.spans) for r in job.ranks] == [1, 1, 1, 1]
     assert all(r.spans[0]["energy_kwh"] for r in job.ranks)
-    assert sum(1 for r in job.ranks if r.measured) == 1
+    # one measurer at a time (a rank that ends last may take over from one that ended)
+    assert any(r.measured for r in job.ranks)
+    assert not any("at once" in w for w in job.warnings), job.warnings
