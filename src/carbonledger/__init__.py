@@ -82,6 +82,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from carbonledger.config import Settings as Settings
+    from carbonledger.distributed import job_footprint as job_footprint
     from carbonledger.errors import BudgetExceeded as BudgetExceeded
     from carbonledger.errors import CarbonLedgerError as CarbonLedgerError
     from carbonledger.errors import ConfigError as ConfigError
@@ -98,7 +99,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from carbonledger.events import RunStopping as RunStopping
     from carbonledger.intensity.series import IntensitySeries as IntensitySeries
     from carbonledger.lifecycle.footprint import Footprint as Footprint
-    from carbonledger.distributed import job_footprint as job_footprint
     from carbonledger.lifecycle.pricing import footprint_for_run as footprint_for_run
     from carbonledger.tracking import Run as Run
     from carbonledger.tracking import SpanToken as SpanToken

@@ -65,7 +65,12 @@ def test_torchrun_worker() -> None:
 
 
 def test_torchrun_default_run_id_is_named_by_rendezvous() -> None:
-    env = {**TORCH, "TORCHELASTIC_RUN_ID": "none", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+    env = {
+        **TORCH,
+        "TORCHELASTIC_RUN_ID": "none",
+        "MASTER_ADDR": "10.0.0.1",
+        "MASTER_PORT": "29500",
+    }
     d = detect_job(env)
     assert d is not None and d.job.key == "torchrun:none@10.0.0.1:29500"
 

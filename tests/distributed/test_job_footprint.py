@@ -105,7 +105,9 @@ def test_a_standby_takes_over_when_the_measurer_stops(
         assert any("nobody measured" in w for w in job.warnings)
 
 
-def test_jobs_are_listed_by_the_ledger_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jobs_are_listed_by_the_ledger_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = tmp_path / "l.sqlite"
     for key in ("a", "b"):
         t = _rank(ledger, 0, monkeypatch, job=key)
@@ -114,3 +116,29 @@ def test_jobs_are_listed_by_the_ledger_index(tmp_path: Path, monkeypatch: pytest
         assert [r.job.key for r in led.job_runs("a")] == ["a"]  # type: ignore[attr-defined, union-attr]
         with pytest.raises(cl.errors.RunNotFoundError):
             job_footprint(led, "zzz")
+
+
+def test_the_job_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from carbonledger.cli.main import main
+
+    ledger = tmp_path / "l.sqlite"
+    trackers = [_rank(ledger, i, monkeypatch, job="cli-job") for i in range(2)]
+    time.sleep(0.3)
+    for t in reversed(trackers):
+        t.stop()
+    capsys.readouterr()
+    assert main(["job", "cli-job", "--ledger", str(ledger), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == "carbonledger.job/1" and len(data["ranks"]) == 2
+    assert main(["job", "cli-job", "--ledger", str(ledger)]) == 0
+    text = capsys.readouterr().out
+    assert "quadrature" in text and "measures" in text and "standby" in text
+    assert main(["job", "nope", "--ledger", str(ledger)]) == 3
+    assert main(["summary", "--by", "job", "--ledger", str(ledger), "--json"]) == 0
+    assert "cli-job" in capsys.readouterr().out
+    assert main(["runs", "--job", "cli-job", "--ledger", str(ledger), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2

@@ -74,7 +74,8 @@ def render_text(d: dict[str, Any]) -> str:
         ),
         f"  carbon   {format_mass_kg(d['total_kgco2e'])} "
         f"{format_mass_interval(u['total_kgco2e'])} (operational "
-        f"{format_mass_kg(d['operational_kgco2e'])}, embodied {format_mass_kg(d['embodied_kgco2e'])})",
+        f"{format_mass_kg(d['operational_kgco2e'])}, "
+        f"embodied {format_mass_kg(d['embodied_kgco2e'])})",
         "  intervals: nodes added in quadrature (independent); a bias common to all nodes "
         "would add linearly: "
         + (

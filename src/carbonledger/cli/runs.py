@@ -20,9 +20,7 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("runs", help="list the runs in the ledger")
     p.add_argument("--json", action="store_true", help="a JSON list of runs")
     p.add_argument("--limit", type=_count, default=None, help="newest N runs only")
-    p.add_argument(
-        "--job", metavar="KEY", help="only the runs (ranks) of this distributed job"
-    )
+    p.add_argument("--job", metavar="KEY", help="only the runs (ranks) of this distributed job")
     add_ledger_option(p)
     p.set_defaults(handler=handle_runs)
 

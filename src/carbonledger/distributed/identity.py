@@ -121,7 +121,9 @@ def _mpi_key(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _ranks(environ: Mapping[str, str]) -> tuple[str, int | None, int | None, int | None, int | None]:
+def _ranks(
+    environ: Mapping[str, str],
+) -> tuple[str, int | None, int | None, int | None, int | None]:
     """(launcher, rank, local rank, world size, local world size) of the innermost launcher."""
     if "TORCHELASTIC_RUN_ID" in environ or {"RANK", "LOCAL_RANK", "GROUP_RANK"} <= set(environ):
         return (

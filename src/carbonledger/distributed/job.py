@@ -101,7 +101,11 @@ class JobFootprint:
         return self._sum(lambda f: f.total_g)
 
     def _interval(
-        self, value: float | None, get: Callable[[Footprint], tuple[float, float] | None], *, linear: bool
+        self,
+        value: float | None,
+        get: Callable[[Footprint], tuple[float, float] | None],
+        *,
+        linear: bool,
     ) -> tuple[float, float] | None:
         if value is None:
             return None
@@ -318,7 +322,9 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
         nodes.append(NodeFootprint(node, fp, gaps, filled, overlaps, dict(measured_by)))
         for r in node_runs:
             spans_of[r.run_id] = ledger.spans(r.run_id)
-            ranks.append(_rank_row(r, node, measured_of.get(r.run_id, set()), spans_of[r.run_id], timelines))
+            ranks.append(
+                _rank_row(r, node, measured_of.get(r.run_id, set()), spans_of[r.run_id], timelines)
+            )
 
     restarts: dict[int, int] = defaultdict(int)
     for r in runs:
@@ -333,7 +339,9 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
     return JobFootprint(
         key=key,
         nodes=tuple(nodes),
-        ranks=tuple(sorted(ranks, key=lambda r: (r.restart, r.node, r.rank if r.rank is not None else -1))),
+        ranks=tuple(
+            sorted(ranks, key=lambda r: (r.restart, r.node, r.rank if r.rank is not None else -1))
+        ),
         restarts=dict(restarts),
         started_at=min(r.started_at for r in runs),
         ended_at=max(ends) if len(ends) == len(runs) else None,

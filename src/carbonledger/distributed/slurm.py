@@ -87,7 +87,7 @@ def parse_sacct(text: str, job_id: str) -> SlurmAccounting | None:
             raise DataError(f"sacct output line {n}: {len(cells)} fields, expected {len(header)}")
         row = {name: cells[i] for name, i in index.items()}
         ident = row["JobID"].strip()
-        if ident == job_id or row["JobIDRaw"].strip() == job_id and "." not in ident:
+        if ident == job_id or (row["JobIDRaw"].strip() == job_id and "." not in ident):
             main = row
             main["_line"] = str(n)
         elif ident.startswith(job_id + "."):

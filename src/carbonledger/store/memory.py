@@ -250,9 +250,7 @@ class MemoryLedger:
                 )
             return self._decoded(store, found[0])
 
-    def job_runs(
-        self, job_key: str, *, on_bad_row: BadRowHandler | None = None
-    ) -> list[RunRecord]:
+    def job_runs(self, job_key: str, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """The runs of one distributed job, oldest first."""
         runs = [
             r

@@ -438,9 +438,7 @@ class SqliteLedger:
             run = self._read("read run", find)
         return run
 
-    def job_runs(
-        self, job_key: str, *, on_bad_row: BadRowHandler | None = None
-    ) -> list[RunRecord]:
+    def job_runs(self, job_key: str, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """The runs of one distributed job, oldest first (an indexed look-up)."""
         where = str(self.path)
 
