@@ -96,11 +96,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     print(
-        f"tracker CPU, 8 GPUs + CPU at 1 s, as a job's measurer: {tracker_cpu(args.seconds):.2f} % of one core"
+        "tracker CPU, 8 GPUs + CPU at 1 s, as a job's measurer: "
+        f"{tracker_cpu(args.seconds):.2f} % of one core"
     )
     elapsed, rows = job_time(args.hours)
     print(
-        f"carbonledger job, 64 nodes x 8 GPUs, {args.hours:g} h at 1 s ({rows} samples): {elapsed:.2f} s"
+        f"carbonledger job, 64 nodes x 8 GPUs, {args.hours:g} h at 1 s ({rows} samples): "
+        f"{elapsed:.2f} s"
     )
 
 

@@ -21,6 +21,7 @@ different ranks overlap in time and must not be added up.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ from carbonledger.units import J_PER_KWH
 __all__ = ["JOB_SCHEMA", "JobFootprint", "NodeFootprint", "RankRow", "job_footprint", "job_runs"]
 
 JOB_SCHEMA = "carbonledger.job/1"
+_NOT_HARDWARE = {"hostname", "machine_id", "pid", "pid_create_time"}
 
 
 @dataclass(frozen=True)
@@ -214,20 +216,34 @@ def job_runs(ledger: Ledger, key: str) -> list[RunRecord]:
 
 
 def _unrelated_sharing(
-    ledger: Ledger, run: RunRecord, samples: Sequence[Sample], job_ids: set[str]
+    ledger: Ledger, run: RunRecord, samples: Sequence[Sample], others_pool: Sequence[RunRecord]
 ) -> tuple[list[Sample], list[str]]:
     """The run's samples split with overlapping runs on its host that are not of the job."""
-    from carbonledger.lifecycle.sharing import OtherRun, find_overlapping_runs, share_samples
+    from carbonledger.lifecycle.sharing import OtherRun, runs_overlap, share_samples
 
+    now = time.time()
     others = [
         OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id))
-        for r in find_overlapping_runs(ledger, run)
-        if r.run_id not in job_ids
+        for r in others_pool
+        if runs_overlap(run, r, now=now)
     ]
     if not others:
         return list(samples), []
     sharing = share_samples(run.run_id, Scope(run.scope), samples, others)
     return list(sharing.samples), list(sharing.warnings)
+
+
+def _not_of_job(ledger: Ledger, runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """Runs of other jobs (or none) that overlap the job's time: read once."""
+    ids = {r.run_id for r in runs}
+    start = min(r.started_at for r in runs)
+    ends = [r.ended_at for r in runs]
+    end = math.inf if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    return [
+        r
+        for r in ledger.list_runs()
+        if r.run_id not in ids and r.started_at < end and (r.ended_at is None or r.ended_at > start)
+    ]
 
 
 def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
@@ -238,7 +254,8 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
     if not runs:
         raise RunNotFoundError(f"no run of job {key!r} in this ledger")
     notes: list[str] = []
-    job_ids = {r.run_id for r in runs}
+    others_pool = _not_of_job(ledger, runs)
+    embodied_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     by_node: dict[str, list[RunRecord]] = defaultdict(list)
     for r in runs:
         assert r.job is not None
@@ -264,7 +281,7 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
             own = ledger.samples(r.run_id)
             if not own:
                 continue
-            shared, warns = _unrelated_sharing(ledger, r, own, job_ids)
+            shared, warns = _unrelated_sharing(ledger, r, own, others_pool)
             notes.extend(f"{node}: {w}" for w in warns)
             grouped: dict[str, list[Sample]] = defaultdict(list)
             for s in shared:
@@ -314,7 +331,7 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
             series=plan.series,
             average=plan.average,
             pue=plan.pue,
-            embodied=plan.embodied(list(devices.values()), node_run.duration_s, node_notes),
+            embodied=_embodied(plan, list(devices.values()), node_run, node_notes, embodied_cache),
             warnings=node_notes,
         )
         notes.extend(f"{node}: {w}" for w in fp.warnings)
@@ -347,6 +364,29 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
         ended_at=max(ends) if len(ends) == len(runs) else None,
         warnings=tuple(dict.fromkeys(notes)),
     )
+
+
+def _embodied(
+    plan: Any,
+    devices: list[DeviceInfo],
+    run: RunRecord,
+    notes: list[str],
+    cache: dict[tuple[Any, ...], tuple[Any, ...]],
+) -> tuple[Any, ...]:
+    """Embodied items of a node; nodes with the same hardware, host facts and time share
+    one look-up (the catalog match is the slow part on a large job)."""
+    key = (
+        tuple((d.device_id, d.name, str(d.component)) for d in devices),
+        run.duration_s,
+        plan.embodied_preset,
+        repr(sorted((k, repr(v)) for k, v in (plan.host or {}).items() if k not in _NOT_HARDWARE)),
+    )
+    if key not in cache:
+        found: list[str] = []
+        cache[key] = (plan.embodied(devices, run.duration_s, found), tuple(found))
+    items, found_notes = cache[key]
+    notes.extend(found_notes)
+    return tuple(items)
 
 
 def _widened(fp: Footprint, filled_j: float) -> Footprint:
