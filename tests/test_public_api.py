@@ -35,6 +35,7 @@ EXPECTED = {
     "fl",
     "footprint_for_run",
     "indifference",
+    "job_footprint",
     "load_series",
     "open_ledger",
     "pareto_front",

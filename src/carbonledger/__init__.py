@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     # results and accounting
     "Footprint": "carbonledger.lifecycle.footprint",
     "footprint_for_run": "carbonledger.lifecycle.pricing",
+    "job_footprint": "carbonledger.distributed",
     "estimate": "carbonledger.lifecycle.estimate",
     "breakeven": "carbonledger.lifecycle.decisions",
     "indifference": "carbonledger.lifecycle.decisions",
@@ -81,6 +82,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from carbonledger.config import Settings as Settings
+    from carbonledger.distributed import job_footprint as job_footprint
     from carbonledger.errors import BudgetExceeded as BudgetExceeded
     from carbonledger.errors import CarbonLedgerError as CarbonLedgerError
     from carbonledger.errors import ConfigError as ConfigError

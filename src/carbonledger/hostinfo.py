@@ -65,10 +65,21 @@ def host_info(sysfs_root: Path | None = None, proc_root: Path | None = None) -> 
     except Exception:  # host facts are best effort
         pass
     machine_id = _machine_id()
+    node = (os.environ.get("CARBONLEDGER_HOSTNAME") or "").strip()
+    if node:  # a named node (simulated nodes, containers sharing a machine id)
+        info["hostname"] = node
+        if machine_id is not None:
+            machine_id = hashlib_id(machine_id + "\n" + node)
     if machine_id is not None:
         info["machine_id"] = machine_id
     info.update(share_facts(sysfs_root, proc_root))
     return info
+
+
+def hashlib_id(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _machine_id() -> str | None:

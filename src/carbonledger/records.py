@@ -136,6 +136,34 @@ class SpanRecord:
 
 
 @dataclass(frozen=True)
+class JobInfo:
+    """Where a run sits in a distributed job (:mod:`carbonledger.distributed`).
+
+    ``key`` names the job (``slurm:<cluster>:<id>``, ``torchrun:<run id>``, ``mpi:<id>``,
+    or an explicit name); ``node`` the machine; ``rank``/``local_rank`` the process's
+    global and node-local rank (``None`` when the launcher gave none); ``restart`` the
+    restart (requeue) count; ``launcher`` what the identity was read from.
+    """
+
+    key: str
+    node: str
+    rank: int | None = None
+    local_rank: int | None = None
+    restart: int = 0
+    launcher: str = "explicit"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "node": self.node,
+            "rank": self.rank,
+            "local_rank": self.local_rank,
+            "restart": self.restart,
+            "launcher": self.launcher,
+        }
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A run's metadata as the ledger stores it (no carbon: that is derived)."""
 
@@ -159,6 +187,7 @@ class RunRecord:
     embodied: str | None = None  # embodied-emissions preset name
     intensity_provider: str | None = None  # live intensity provider that recorded the series
     intensity_series: str | None = None  # where the run's intensity series came from
+    job: JobInfo | None = None  # the distributed job the run belongs to, if any
 
     @property
     def duration_s(self) -> float | None:

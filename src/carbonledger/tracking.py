@@ -37,6 +37,7 @@ from carbonledger.sampling.sampler import DeviceTotals, Sampler
 from carbonledger.sensors.base import ProbeContext, Sensor
 
 if TYPE_CHECKING:
+    from carbonledger.distributed.coordinator import JobCoordinator
     from carbonledger.intensity.base import IntensitySource
     from carbonledger.intensity.live import LiveIntensityRecorder
     from carbonledger.intensity.series import IntensitySeries
@@ -228,6 +229,7 @@ class Tracker:
         settings: Settings | None = None,
         sensors: Sequence[Sensor] | None = None,
         root_pid: int | None = None,
+        job: str | None = None,
     ) -> None:
         overrides = {
             "phase": phase,
@@ -263,6 +265,12 @@ class Tracker:
         self.audit_env = bool(audit_env)
         self._given_sensors = list(sensors) if sensors is not None else None
         self._root_pid = root_pid if root_pid is not None else os.getpid()
+        if job is not None:
+            from carbonledger.distributed.identity import parse_job_key
+
+            job = parse_job_key(job)
+        self._job_key = job
+        self._coordinator: JobCoordinator | None = None
         # the state of the current run, set by start()
         self._recorder: LiveIntensityRecorder | None = None
         self._series_path: Path | None = None
@@ -295,6 +303,7 @@ class Tracker:
         run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
         # may raise ConfigError (provider credentials): before anything opens
         self._recorder = preflight.open_recorder(self.settings, self._provider_obj, run_id)
+        self._coordinator = self._job_coordinator()
         sensors = self._open_sensors()
         from carbonledger.sinks.ledger import LedgerSink
         from carbonledger.store.writer import LedgerWriter
@@ -344,6 +353,7 @@ class Tracker:
             pid=os.getpid(),
             heartbeat_at=started_at,
             settings=self._settings_snapshot(),
+            job=None if self._coordinator is None else self._coordinator.job,
         )
         # consumers, in delivery order: budgets and the recorder act before the ledger
         # closes the run; users' sinks see the run once it exists in the ledger
@@ -359,6 +369,8 @@ class Tracker:
 
             fanout.add(RecorderSink(self._recorder, keep_series=self._keep_series, note=self._note))
         fanout.add(ledger_sink)
+        if self._coordinator is not None:
+            fanout.add(self._coordinator.sink(ledger_sink.keep, self._note))
         for sink in self._user_sinks:
             fanout.add(sink)
         if self.audit_env:
@@ -534,7 +546,25 @@ class Tracker:
                 "put_attachment", run_id, "warnings", {"messages": list(self.warnings)}
             )
 
+    def _job_coordinator(self) -> JobCoordinator | None:
+        """The job this process runs in (launcher variables, ``job=``), if any."""
+        from carbonledger.distributed.coordinator import job_coordinator
+
+        try:
+            return job_coordinator(
+                self._job_key, interval_s=self.settings.interval_s, environ=dict(os.environ)
+            )
+        except CarbonLedgerError as exc:
+            self._warn(f"job identity ignored: {exc}")
+            return None
+
     def _open_sensors(self) -> list[Sensor]:
+        sensors = self._discover_sensors()
+        if self._coordinator is not None:  # one measurer per device among the job's ranks
+            return self._coordinator.gate(sensors)
+        return sensors
+
+    def _discover_sensors(self) -> list[Sensor]:
         if self._given_sensors is not None:
             self.absent = []
             return list(self._given_sensors)
@@ -593,7 +623,7 @@ class Tracker:
         host: dict[str, float | None] = {}
         for device_id, b in begin.items():
             e = end.get(device_id)
-            if e is None:
+            if e is None or b.last_t is None:  # not read (another process measures it)
                 energy[device_id] = host[device_id] = None
                 continue
             energy[device_id] = e.energy_j - b.energy_j
@@ -683,13 +713,16 @@ def track(
     settings: Settings | None = None,
     sensors: Sequence[Sensor] | None = None,
     root_pid: int | None = None,
+    job: str | None = None,
 ) -> Tracker:
     """Track a block (``with cl.track("job") as run:``) or a function (``@cl.track("job")``).
 
     Takes the options of :class:`Tracker`; ``sinks`` adds consumers of the run's events
     (:class:`carbonledger.events.RunSink` objects, or exporter plug-in names);
     ``audit_env=True`` records which installed distributions the run used
-    (:mod:`carbonledger.envaudit`), kept with the run in the ledger.
+    (:mod:`carbonledger.envaudit`), kept with the run in the ledger. ``job`` names the
+    distributed job the run belongs to when no launcher variable does
+    (:mod:`carbonledger.distributed`): one process per node measures each device.
     """
     return Tracker(
         name,
@@ -709,4 +742,5 @@ def track(
         settings=settings,
         sensors=sensors,
         root_pid=root_pid,
+        job=job,
     )

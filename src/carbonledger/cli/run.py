@@ -65,6 +65,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="record which installed Python distributions the command used (a lower bound)",
     )
+    p.add_argument(
+        "--job",
+        metavar="KEY",
+        help="the distributed job this run belongs to (default: from Slurm, torchrun or MPI "
+        "variables, else one named after this run); exported to the command as "
+        "CARBONLEDGER_JOB so ranks that track themselves join it",
+    )
     add_ledger_option(p)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(handler=handle)
@@ -110,11 +117,19 @@ def handle(args: argparse.Namespace) -> int:
     tags = parse_pairs(args.tag, "--tag")
     functional_unit = parse_functional_unit(args.functional_unit)
     settings = settings_from_args(args, provider=args.provider)
+    from carbonledger.distributed.identity import JOB_ENV, wrapper_job_key
+
     tracker = Tracker(
-        args.name or cmd[0].rsplit("/", 1)[-1], settings=settings, tags=tags, embodied=args.embodied
+        args.name or cmd[0].rsplit("/", 1)[-1],
+        settings=settings,
+        tags=tags,
+        embodied=args.embodied,
+        job=wrapper_job_key(getattr(args, "job", None), os.environ),
     )
     run = tracker.start()
     env = dict(os.environ, CARBONLEDGER_RUN_ID=run.run_id)
+    if tracker.record is not None and tracker.record.job is not None:
+        env[JOB_ENV] = tracker.record.job.key  # ranks the command starts join this job
     audit = None
     if args.audit_env:
         from carbonledger.envaudit.command import CommandAudit

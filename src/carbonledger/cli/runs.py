@@ -20,6 +20,7 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("runs", help="list the runs in the ledger")
     p.add_argument("--json", action="store_true", help="a JSON list of runs")
     p.add_argument("--limit", type=_count, default=None, help="newest N runs only")
+    p.add_argument("--job", metavar="KEY", help="only the runs (ranks) of this distributed job")
     add_ledger_option(p)
     p.set_defaults(handler=handle_runs)
 
@@ -45,6 +46,8 @@ def handle_runs(args: argparse.Namespace) -> int:
     ledger = open_ledger_for_reading(settings)
     try:
         runs = ledger.list_runs()
+        if getattr(args, "job", None):
+            runs = [r for r in runs if r.job is not None and r.job.key == args.job]
         if args.limit is not None:
             runs = runs[: args.limit]
         rows: list[dict[str, Any]] = []
@@ -61,6 +64,7 @@ def handle_runs(args: argparse.Namespace) -> int:
                 "energy_kwh": None,
                 "total_kgco2e": None,
                 "tags": dict(run.tags),
+                "job": None if run.job is None else run.job.to_dict(),
             }
             try:
                 fp = footprint_for_run(ledger, run.run_id)

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--by",
         default="phase",
-        metavar="phase|name|tag:KEY|day",
+        metavar="phase|name|tag:KEY|day|job",
         help="how to group the runs (default phase; day is the UTC day a run started)",
     )
     p.add_argument("--name", metavar="PATTERN", help="only runs whose name matches this glob")

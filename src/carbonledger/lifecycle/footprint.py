@@ -243,6 +243,7 @@ class Footprint:
     warnings: tuple[str, ...] = ()
     shared_with: tuple[str, ...] = ()  # runs that shared the host with this one
     attribution: Attribution | None = None  # how it was split; None: not looked at
+    job: dict[str, Any] | None = None  # distributed identity: key, node, rank, local_rank, restart
     included: tuple[str, ...] = ()  # estimates: what the figure counts
     excluded: tuple[str, ...] = ()  # estimates: what it leaves out
 
@@ -299,6 +300,7 @@ class Footprint:
             "warnings": list(self.warnings),
             "shared_with": list(self.shared_with),
             "attribution": None if self.attribution is None else self.attribution.to_dict(),
+            "job": None if self.job is None else dict(self.job),
             **self._scope_dict(),
         }
 

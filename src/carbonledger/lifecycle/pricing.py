@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
@@ -178,7 +178,16 @@ def price_run(
         functional_unit=fu,
         tags=dict(run.tags),
         warnings=tuple(dict.fromkeys(notes)),
+        job=_job_dict(run),
     )
+
+
+def _job_dict(run: RunRecord) -> dict[str, Any] | None:
+    """The footprint's ``job``: the run's distributed identity, or None."""
+    job = getattr(run, "job", None)
+    if job is None:
+        return None
+    return {k: v for k, v in job.to_dict().items() if k != "launcher"}
 
 
 def _operational(

@@ -28,7 +28,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("total_kgco2e", "total_kgco2e"),
 )
 
-GROUPINGS = ("phase", "name", "tag", "day")
+GROUPINGS = ("phase", "name", "tag", "day", "job")
 # fields with an interval in the footprint JSON's ``uncertainty``
 INTERVAL_FIELDS = ("energy_kwh", "total_kgco2e")
 
@@ -65,7 +65,7 @@ def parse_group_by(spec: str) -> tuple[str, str | None]:
             raise ConfigError("group by tag needs a key: tag:KEY")
         return ("tag", key.strip())
     if kind not in GROUPINGS or key:
-        raise ConfigError(f"cannot group by {spec!r}; use phase, name, day or tag:KEY")
+        raise ConfigError(f"cannot group by {spec!r}; use phase, name, day, job or tag:KEY")
     return (kind, None)
 
 
@@ -91,6 +91,10 @@ def group_key(run: Any, by: str) -> str | None:
         return None if value is None else str(value)
     if kind == "day":
         return _day(data.get("started_at"))
+    if kind == "job":  # the distributed job's key (carbonledger.distributed)
+        job = data.get("job")
+        key = job.get("key") if isinstance(job, dict) else None
+        return None if key is None else str(key)
     value = data.get(kind)
     return None if value is None else str(value)
 

@@ -18,6 +18,7 @@ from carbonledger.errors import CorruptRunError, DataError
 from carbonledger.records import (
     Component,
     DeviceInfo,
+    JobInfo,
     Method,
     RunRecord,
     RunStatus,
@@ -28,6 +29,7 @@ from carbonledger.records import (
 from carbonledger.store.base import MetricValue
 
 __all__ = [
+    "JOB_FIELDS",
     "RUN_COLUMNS",
     "RUN_FIELDS",
     "clean",
@@ -49,6 +51,9 @@ __all__ = [
 TYPED_SETTINGS = ("embodied", "intensity_provider", "intensity_series")
 """Run fields kept in typed columns, also mirrored in the settings blob (compatibility)."""
 
+JOB_FIELDS = ("job_key", "job_node", "job_rank", "job_local_rank", "job_restart", "job_launcher")
+"""The run's distributed-job identity in typed, indexed columns (schema v3)."""
+
 RUN_FIELDS = (
     "run_id",
     "name",
@@ -67,6 +72,7 @@ RUN_FIELDS = (
     "heartbeat_at",
     "settings_json",
     *TYPED_SETTINGS,
+    *JOB_FIELDS,
 )
 RUN_COLUMNS = ", ".join(RUN_FIELDS)
 
@@ -145,7 +151,35 @@ def encode_run(run: RunRecord) -> dict[str, Any]:
         "heartbeat_at": run.heartbeat_at,
         "settings_json": dumps(settings, "settings", run.run_id),
         **typed,
+        **_encode_job(run.job),
     }
+
+
+def _encode_job(job: JobInfo | None) -> dict[str, Any]:
+    if job is None:
+        return dict.fromkeys(JOB_FIELDS)
+    return {
+        "job_key": clean_text(job.key),
+        "job_node": clean_text(job.node),
+        "job_rank": job.rank,
+        "job_local_rank": job.local_rank,
+        "job_restart": job.restart,
+        "job_launcher": clean_text(job.launcher),
+    }
+
+
+def _decode_job(c: _Checker, row: Mapping[str, Any]) -> JobInfo | None:
+    key = c.text("job_key", row.get("job_key"), optional=True)
+    if key is None:
+        return None
+    return JobInfo(
+        key=key,
+        node=c.text("job_node", row.get("job_node")),
+        rank=c.integer("job_rank", row.get("job_rank")),
+        local_rank=c.integer("job_local_rank", row.get("job_local_rank")),
+        restart=c.integer("job_restart", row.get("job_restart")) or 0,
+        launcher=c.text("job_launcher", row.get("job_launcher"), optional=True) or "explicit",
+    )
 
 
 class _Checker:
@@ -242,6 +276,7 @@ def decode_run(values: Sequence[Any] | Mapping[str, Any], where: str) -> RunReco
             "intensity_provider", row.get("intensity_provider"), optional=True
         ),
         intensity_series=c.text("intensity_series", row.get("intensity_series"), optional=True),
+        job=_decode_job(c, row),
     )
 
 

@@ -156,8 +156,19 @@ _V2: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
 )
 
+# v3: the run's distributed-job identity, indexed by job key (carbonledger job KEY)
+_V3: tuple[str, ...] = (
+    "ALTER TABLE runs ADD COLUMN job_key TEXT",
+    "ALTER TABLE runs ADD COLUMN job_node TEXT",
+    "ALTER TABLE runs ADD COLUMN job_rank INTEGER",
+    "ALTER TABLE runs ADD COLUMN job_local_rank INTEGER",
+    "ALTER TABLE runs ADD COLUMN job_restart INTEGER",
+    "ALTER TABLE runs ADD COLUMN job_launcher TEXT",
+    "CREATE INDEX runs_by_job ON runs (job_key, started_at)",
+)
+
 Step = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("runs", "devices", "samples", "spans", "metrics", "series", "attachments")
 """The tables a current ledger has; one missing means the file was damaged."""

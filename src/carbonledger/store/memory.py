@@ -250,6 +250,15 @@ class MemoryLedger:
                 )
             return self._decoded(store, found[0])
 
+    def job_runs(self, job_key: str, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
+        """The runs of one distributed job, oldest first."""
+        runs = [
+            r
+            for r in self.list_runs(on_bad_row=on_bad_row)
+            if r.job is not None and r.job.key == job_key
+        ]
+        return runs[::-1]
+
     def list_runs(self, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """Every readable run, newest first; damaged ones go to ``on_bad_row``."""
         store = self._open()

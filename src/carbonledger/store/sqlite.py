@@ -438,6 +438,32 @@ class SqliteLedger:
             run = self._read("read run", find)
         return run
 
+    def job_runs(self, job_key: str, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
+        """The runs of one distributed job, oldest first (an indexed look-up)."""
+        where = str(self.path)
+
+        def query(conn: sqlite3.Connection) -> tuple[list[RunRecord], list[CorruptRunError]]:
+            rows = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE job_key = ? ORDER BY started_at, rowid",
+                (job_key,),
+            ).fetchall()
+            good: list[RunRecord] = []
+            bad: list[CorruptRunError] = []
+            for r in rows:
+                try:
+                    good.append(decode_run(r, where))
+                except CorruptRunError as exc:
+                    bad.append(exc)
+            return good, bad
+
+        runs, bad = self._read("list job runs", query)
+        if self._settle(runs):
+            runs, bad = self._read("list job runs", query)
+        report = warn_bad_row if on_bad_row is None else on_bad_row
+        for error in bad:
+            report(error)
+        return runs
+
     def list_runs(self, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """Every readable run, newest first (by start time).
 

@@ -1,0 +1,34 @@
+"""Distributed jobs: which job and rank a process is, one measurer per device on a node,
+and one footprint per job (see docs/guides/distributed.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carbonledger.distributed.job import JobFootprint
+    from carbonledger.store.base import Ledger
+
+__all__ = ["job_footprint"]
+
+
+def job_footprint(
+    key: str, *, ledger: str | os.PathLike[str] | Ledger | None = None
+) -> JobFootprint:
+    """The footprint of distributed job ``key`` from a ledger (a path or URL, an open
+    ledger, or None: the configured one): energy per node and device counted once,
+    priced per node's zone, embodied for every device, every rank's spans, restarts."""
+    from carbonledger.distributed.job import job_footprint as compute
+
+    if ledger is not None and not isinstance(ledger, (str, os.PathLike)):
+        return compute(ledger, key)
+    from carbonledger.config import Settings
+    from carbonledger.store import open_ledger
+
+    url = Settings.load().ledger_url if ledger is None else os.fspath(ledger)
+    opened = open_ledger(url)
+    try:
+        return compute(opened, key)
+    finally:
+        opened.close()

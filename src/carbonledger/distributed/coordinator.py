@@ -1,0 +1,208 @@
+"""One measurer per device among the processes of a job on one node.
+
+The tracker asks a :class:`JobCoordinator` which sensors to open: it wraps each in a
+:class:`GatedSensor` that reads only while this process holds the host-local lock of that
+sensor's devices (:mod:`carbonledger.distributed.lock`). The rest of the time it reports
+no reading, so the sampler records nothing for those devices, and spans record their
+energy as unknown (filled in from the measurer's samples when the job is priced).
+
+Election: the process with the lowest local rank (or none given: ``carbonledger run``
+wrapping a launcher) tries the lock at its first read; the others first try one sampling
+interval later, then on every sampling tick. So when the ranks start within one interval
+of each other, local rank 0 measures; in every case the lock lets exactly one process
+measure each device set. When the measurer stops or dies, the lock is free and the next
+standby to retry takes over from that moment (its first read is a baseline), so the gap
+between the two shows as time nobody measured: the job footprint reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from carbonledger.distributed.identity import Detected, detect_job
+from carbonledger.distributed.lock import DeviceLock, lock_dir, lock_name
+from carbonledger.events import BaseSink, RunStarted, RunStopping
+from carbonledger.records import DeviceInfo, JobInfo, Reading
+from carbonledger.sensors.base import Sensor
+
+__all__ = ["GatedSensor", "JobCoordinator", "job_coordinator"]
+
+log = logging.getLogger(__name__)
+
+Keep = Callable[..., bool]
+
+
+class GatedSensor:
+    """A sensor that reads only while its process holds the devices' lock."""
+
+    def __init__(
+        self,
+        inner: Sensor,
+        lock: DeviceLock,
+        *,
+        first_try_s: float,
+        retry_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kind = inner.kind
+        self.inner = inner
+        self.lock = lock
+        self._clock = clock
+        self._next_try = clock() + first_try_s
+        self._retry_s = retry_s
+        self.since: float | None = None  # unix time this process began measuring
+        self.tries = 0
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return self.inner.devices()
+
+    @property
+    def measuring(self) -> bool:
+        return self.lock.held
+
+    def _try(self) -> bool:
+        now = self._clock()
+        if now < self._next_try:
+            return False
+        self._next_try = now + self._retry_s
+        self.tries += 1
+        try:
+            taken = self.lock.try_acquire()
+        except OSError as exc:
+            log.warning("carbonledger: measurer lock %s unusable: %s", self.lock.path, exc)
+            self._next_try = float("inf")
+            return False
+        if taken:
+            self.since = time.time()
+        return taken
+
+    def read(self) -> list[Reading]:
+        if not self.lock.held and not self._try():
+            return [Reading(d.device_id, None) for d in self.inner.devices()]
+        return self.inner.read()
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            self.lock.release()
+
+
+class JobCoordinator:
+    """The job this process belongs to, and which of its sensors it measures."""
+
+    def __init__(
+        self,
+        detected: Detected,
+        *,
+        interval_s: float,
+        environ: Mapping[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.detected = detected
+        self.interval_s = max(0.05, float(interval_s))
+        self._environ = environ
+        self._clock = clock
+        self.gated: list[GatedSensor] = []
+        self.problem: str | None = None
+        self.created_at = time.time()
+
+    @property
+    def job(self) -> JobInfo:
+        return self.detected.job
+
+    @property
+    def first(self) -> bool:
+        """Whether this process is first in line (the lowest local rank, or none given)."""
+        return self.job.local_rank is None or self.job.local_rank <= 0
+
+    def gate(self, sensors: Sequence[Sensor]) -> list[Sensor]:
+        """The sensors to hand the sampler: each gated by its devices' lock. If no lock
+        folder can be used, every sensor measures (and the job says so)."""
+        try:
+            folder = lock_dir(self._environ)
+        except (OSError, Exception) as exc:
+            self.problem = (
+                f"job {self.job.key}: no measurer lock ({exc}); this process measures its "
+                "devices itself, and other processes of the job on this node may too"
+            )
+            return list(sensors)
+        out: list[Sensor] = []
+        for sensor in sensors:
+            ids = [d.device_id for d in sensor.devices()]
+            lock = DeviceLock(folder / lock_name(self.job.key, self.job.node, ids))
+            gated = GatedSensor(
+                sensor,
+                lock,
+                first_try_s=0.0 if self.first else max(self.interval_s, 1.0),
+                retry_s=self.interval_s,
+                clock=self._clock,
+            )
+            self.gated.append(gated)
+            out.append(gated)
+        return out
+
+    def measured(self) -> dict[str, float | None]:
+        """device id -> unix time this process began measuring it (None: it never did)."""
+        return {d.device_id: g.since for g in self.gated for d in g.devices()}
+
+    def attachment(self) -> dict[str, Any]:
+        return {**self.detected.attachment(), "measured_since": self.measured()}
+
+    def sink(self, keep: Keep, note: Callable[[str], None]) -> BaseSink:
+        """The run-event consumer that keeps the ``job`` attachment with the run."""
+        return _JobSink(self, keep, note)
+
+
+class _JobSink(BaseSink):
+    def __init__(self, coordinator: JobCoordinator, keep: Keep, note: Callable[[str], None]):
+        self.coordinator = coordinator
+        self.keep = keep
+        self.note = note
+
+    def on_start(self, event: RunStarted) -> None:
+        c = self.coordinator
+        if c.problem:
+            self.note(c.problem)
+        self.keep("put_attachment", event.run_id, "job", c.attachment())
+
+    def on_stopping(self, event: RunStopping) -> None:
+        c = self.coordinator
+        measured = c.measured()
+        standby = sorted(d for d, since in measured.items() if since is None)
+        late = c.created_at + max(c.interval_s, 1.0) / 2
+        taken = sorted(
+            d
+            for g in c.gated
+            if g.since is not None and g.since > late
+            for d in (x.device_id for x in g.devices())
+        )
+        if standby:
+            self.note(
+                f"job {c.job.key}: another process of the job on {c.job.node} measured "
+                f"{', '.join(standby)}; this run's own figures leave them out, and the job "
+                "footprint (carbonledger job) counts them once"
+            )
+        if taken:
+            self.note(
+                f"job {c.job.key}: this process took over measuring {', '.join(taken)} "
+                "during the run (the previous measurer stopped, or none was measuring); "
+                "its own figures cover them from then on"
+            )
+        self.keep("put_attachment", event.run_id, "job", c.attachment())
+
+
+def job_coordinator(
+    explicit: str | None,
+    *,
+    interval_s: float,
+    environ: Mapping[str, str],
+) -> JobCoordinator | None:
+    """The coordinator of this process's job, or None when it runs in no job."""
+    detected = detect_job(environ, explicit)
+    if detected is None:
+        return None
+    return JobCoordinator(detected, interval_s=interval_s, environ=environ)

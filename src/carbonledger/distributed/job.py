@@ -1,0 +1,438 @@
+"""One footprint for a distributed job, from the runs its processes recorded.
+
+For each node: every device's samples from every run of the job on that node, joined
+into one timeline (:mod:`carbonledger.distributed.merge`), so a device is counted once
+however many ranks ran there. The node is priced as one run would be
+(:func:`carbonledger.lifecycle.pricing.price_run`): its zone's intensity, time-aligned
+where a series was kept, its PUE, and embodied emissions for every device any of its
+processes held, over the node's time in the job. The job adds the nodes.
+
+Intervals: the nodes' errors are independent (different sensors, different grids), so
+absolute half-widths add in quadrature (``method: "quadrature"``). A calibration bias
+common to every node (the same sensor model off the same way everywhere) would add
+linearly instead: the JSON gives that wider interval as ``energy_kwh_linear``.
+
+Each rank's spans keep the energy their own process measured; a span of a process that
+did not measure a device gets that device's energy from the node's timeline over the
+span's window (``filled``). That is the node's energy while the span ran: spans of
+different ranks overlap in time and must not be added up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from carbonledger.distributed.merge import (
+    Timeline,
+    energy_between,
+    fill_gaps,
+    merge_samples,
+    quadrature,
+)
+from carbonledger.errors import RunNotFoundError
+from carbonledger.lifecycle.footprint import Footprint
+from carbonledger.lifecycle.pricing import iso_utc
+from carbonledger.records import DeviceInfo, RunRecord, Sample, Scope, SpanRecord
+from carbonledger.store.base import Ledger
+from carbonledger.units import J_PER_KWH
+
+__all__ = ["JOB_SCHEMA", "JobFootprint", "NodeFootprint", "RankRow", "job_footprint", "job_runs"]
+
+JOB_SCHEMA = "carbonledger.job/1"
+_NOT_HARDWARE = {"hostname", "machine_id", "pid", "pid_create_time"}
+
+
+@dataclass(frozen=True)
+class NodeFootprint:
+    node: str
+    footprint: Footprint
+    gaps_s: dict[str, float]  # device -> seconds of the node's time nobody measured it
+    filled_j: dict[str, float]  # device -> joules modelled for those seconds
+    overlap_s: dict[str, float]  # device -> seconds two processes both measured (once)
+    measured_by: dict[str, list[str]]  # device -> run ids whose samples count
+
+
+@dataclass(frozen=True)
+class RankRow:
+    run_id: str
+    node: str
+    rank: int | None
+    local_rank: int | None
+    restart: int
+    status: str
+    measured: tuple[str, ...]
+    spans: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class JobFootprint:
+    key: str
+    nodes: tuple[NodeFootprint, ...]
+    ranks: tuple[RankRow, ...]
+    restarts: dict[int, int]  # restart count -> runs
+    started_at: float | None
+    ended_at: float | None
+    warnings: tuple[str, ...] = ()
+    scheduler: dict[str, Any] | None = field(default=None)
+
+    def _sum(self, get: Callable[[Footprint], float | None]) -> float | None:
+        values = [get(n.footprint) for n in self.nodes]
+        if not values or any(v is None for v in values):
+            return None
+        return math.fsum(v for v in values if v is not None)
+
+    @property
+    def energy_j(self) -> float | None:
+        return self._sum(lambda f: f.energy_j)
+
+    @property
+    def operational_g(self) -> float | None:
+        return self._sum(lambda f: f.operational_g)
+
+    @property
+    def embodied_g(self) -> float | None:
+        return self._sum(lambda f: f.embodied_g or 0.0)
+
+    @property
+    def total_g(self) -> float | None:
+        return self._sum(lambda f: f.total_g)
+
+    def _interval(
+        self,
+        value: float | None,
+        get: Callable[[Footprint], tuple[float, float] | None],
+        *,
+        linear: bool,
+    ) -> tuple[float, float] | None:
+        if value is None:
+            return None
+        halves: list[float] = []
+        for n in self.nodes:
+            iv = get(n.footprint)
+            if iv is None:
+                return None
+            halves.append((iv[1] - iv[0]) / 2)
+        half = math.fsum(halves) if linear else quadrature(halves)
+        return (max(0.0, value - half), value + half)
+
+    def energy_interval_j(self, *, linear: bool = False) -> tuple[float, float] | None:
+        return self._interval(self.energy_j, lambda f: f.energy_interval_j, linear=linear)
+
+    def total_interval_g(self, *, linear: bool = False) -> tuple[float, float] | None:
+        return self._interval(self.total_g, lambda f: f.total_interval_g, linear=linear)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        def kwh(v: float | None) -> float | None:
+            return None if v is None else v / J_PER_KWH
+
+        def kg(v: float | None) -> float | None:
+            return None if v is None else v / 1000.0
+
+        def pair(iv: tuple[float, float] | None, f: Callable[[float | None], float | None]) -> Any:
+            return None if iv is None else [f(iv[0]), f(iv[1])]
+
+        return {
+            "schema": JOB_SCHEMA,
+            "key": self.key,
+            "started_at": iso_utc(self.started_at),
+            "ended_at": iso_utc(self.ended_at),
+            "duration_s": self.duration_s,
+            "energy_kwh": kwh(self.energy_j),
+            "operational_kgco2e": kg(self.operational_g),
+            "embodied_kgco2e": kg(self.embodied_g),
+            "total_kgco2e": kg(self.total_g),
+            "uncertainty": {
+                "method": "quadrature",
+                "energy_kwh": pair(self.energy_interval_j(), kwh),
+                "total_kgco2e": pair(self.total_interval_g(), kg),
+                "energy_kwh_linear": pair(self.energy_interval_j(linear=True), kwh),
+                "total_kgco2e_linear": pair(self.total_interval_g(linear=True), kg),
+            },
+            "nodes": [
+                {
+                    "node": n.node,
+                    "zone": n.footprint.intensity.zone,
+                    "energy_kwh": kwh(n.footprint.energy_j),
+                    "operational_kgco2e": kg(n.footprint.operational_g),
+                    "embodied_kgco2e": kg(n.footprint.embodied_g),
+                    "total_kgco2e": kg(n.footprint.total_g),
+                    "intensity": n.footprint.intensity.to_dict(),
+                    "pue": n.footprint.pue,
+                    "uncertainty": {
+                        "energy_kwh": pair(n.footprint.energy_interval_j, kwh),
+                        "total_kgco2e": pair(n.footprint.total_interval_g, kg),
+                    },
+                    "devices": [
+                        {
+                            **c.to_dict(),
+                            "gap_s": n.gaps_s.get(c.device),
+                            "gap_filled_kwh": kwh(n.filled_j.get(c.device)),
+                            "measured_by": n.measured_by.get(c.device, []),
+                        }
+                        for c in n.footprint.components
+                    ],
+                    "embodied": [e.to_dict() for e in n.footprint.embodied],
+                }
+                for n in self.nodes
+            ],
+            "ranks": [
+                {
+                    "run_id": r.run_id,
+                    "node": r.node,
+                    "rank": r.rank,
+                    "local_rank": r.local_rank,
+                    "restart": r.restart,
+                    "status": r.status,
+                    "measured": list(r.measured),
+                    "spans": list(r.spans),
+                }
+                for r in self.ranks
+            ],
+            "restarts": {str(k): v for k, v in sorted(self.restarts.items())},
+            "scheduler": self.scheduler,
+            "warnings": list(self.warnings),
+        }
+
+
+def job_runs(ledger: Ledger, key: str) -> list[RunRecord]:
+    """The runs of job ``key``, oldest first (the ledger's index when it has one)."""
+    finder = getattr(ledger, "job_runs", None)
+    if callable(finder):
+        found: list[RunRecord] = finder(key)
+        return found
+    runs = [r for r in ledger.list_runs() if r.job is not None and r.job.key == key]
+    return sorted(runs, key=lambda r: r.started_at)
+
+
+def _unrelated_sharing(
+    ledger: Ledger, run: RunRecord, samples: Sequence[Sample], others_pool: Sequence[RunRecord]
+) -> tuple[list[Sample], list[str]]:
+    """The run's samples split with overlapping runs on its host that are not of the job."""
+    from carbonledger.lifecycle.sharing import OtherRun, runs_overlap, share_samples
+
+    now = time.time()
+    others = [
+        OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id))
+        for r in others_pool
+        if runs_overlap(run, r, now=now)
+    ]
+    if not others:
+        return list(samples), []
+    sharing = share_samples(run.run_id, Scope(run.scope), samples, others)
+    return list(sharing.samples), list(sharing.warnings)
+
+
+def _not_of_job(ledger: Ledger, runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """Runs of other jobs (or none) that overlap the job's time: read once."""
+    ids = {r.run_id for r in runs}
+    start = min(r.started_at for r in runs)
+    ends = [r.ended_at for r in runs]
+    end = math.inf if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    return [
+        r
+        for r in ledger.list_runs()
+        if r.run_id not in ids and r.started_at < end and (r.ended_at is None or r.ended_at > start)
+    ]
+
+
+def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
+    """The footprint of job ``key``; RunNotFoundError when the ledger has no run of it."""
+    from carbonledger.lifecycle.pricing import plan_for_run, price_run
+
+    runs = job_runs(ledger, key)
+    if not runs:
+        raise RunNotFoundError(f"no run of job {key!r} in this ledger")
+    notes: list[str] = []
+    others_pool = _not_of_job(ledger, runs)
+    embodied_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    by_node: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in runs:
+        assert r.job is not None
+        by_node[r.job.node].append(r)
+
+    nodes: list[NodeFootprint] = []
+    timelines: dict[tuple[str, str], Timeline] = {}
+    ranks: list[RankRow] = []
+    spans_of: dict[str, list[SpanRecord]] = {}
+    for node, node_runs in sorted(by_node.items()):
+        devices: dict[str, DeviceInfo] = {}
+        per_device: dict[str, list[list[Sample]]] = defaultdict(list)
+        measured_by: dict[str, list[str]] = defaultdict(list)
+        measured_of: dict[str, set[str]] = defaultdict(set)
+        if any(Scope(r.scope) is Scope.PROCESS for r in node_runs):
+            notes.append(
+                f"{node}: a run of the job has scope 'process'; its measured share covers "
+                "its own process tree only, not the other ranks'"
+            )
+        for r in node_runs:
+            for d in ledger.devices(r.run_id):
+                devices.setdefault(d.device_id, d)
+            own = ledger.samples(r.run_id)
+            if not own:
+                continue
+            shared, warns = _unrelated_sharing(ledger, r, own, others_pool)
+            notes.extend(f"{node}: {w}" for w in warns)
+            grouped: dict[str, list[Sample]] = defaultdict(list)
+            for s in shared:
+                grouped[s.device_id].append(s)
+            for device_id, rows in grouped.items():
+                per_device[device_id].append(rows)
+                measured_by[device_id].append(r.run_id)
+                measured_of[r.run_id].add(device_id)
+        start = min(r.started_at for r in node_runs)
+        ends = [r.ended_at for r in node_runs if r.ended_at is not None]
+        end = max(ends) if ends else None
+        merged: list[Sample] = []
+        gaps: dict[str, float] = {}
+        filled: dict[str, float] = {}
+        overlaps: dict[str, float] = {}
+        for device_id in devices:
+            tl = merge_samples(per_device.get(device_id, []))
+            timelines[(node, device_id)] = tl
+            merged.extend(tl.samples)
+            overlaps[device_id] = tl.overlap_s
+            last = end if end is not None else max((s.t_end for s in tl.samples), default=start)
+            fill, gaps[device_id], filled[device_id] = fill_gaps(tl, start, last)
+            merged.extend(fill)
+            if tl.overlap_s > 0:
+                notes.append(
+                    f"{node}: {device_id} was measured by two processes at once for "
+                    f"{tl.overlap_s:.1f} s; counted once"
+                )
+            interval_s = min(r.interval_s for r in node_runs)
+            if fill:
+                notes.append(
+                    f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
+                    "job (before the measurer's first reading, or between a measurer "
+                    f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
+                    "modelled there at its mean measured power (in the interval at ±100 %)"
+                )
+            elif not tl.samples and interval_s > 0:
+                gaps[device_id] = max(0.0, last - start)
+        lead = next((r for r in node_runs if measured_of.get(r.run_id)), node_runs[0])
+        node_run = replace(lead, started_at=start, ended_at=end, run_id=f"{key}@{node}")
+        node_notes: list[str] = []
+        plan = plan_for_run(lead, ledger, notes=node_notes)
+        fp = price_run(
+            node_run,
+            list(devices.values()),
+            merged,
+            series=plan.series,
+            average=plan.average,
+            pue=plan.pue,
+            embodied=_embodied(plan, list(devices.values()), node_run, node_notes, embodied_cache),
+            warnings=node_notes,
+        )
+        notes.extend(f"{node}: {w}" for w in fp.warnings)
+        fp = _widened(fp, math.fsum(filled.values()))
+        nodes.append(NodeFootprint(node, fp, gaps, filled, overlaps, dict(measured_by)))
+        for r in node_runs:
+            spans_of[r.run_id] = ledger.spans(r.run_id)
+            ranks.append(
+                _rank_row(r, node, measured_of.get(r.run_id, set()), spans_of[r.run_id], timelines)
+            )
+
+    restarts: dict[int, int] = defaultdict(int)
+    for r in runs:
+        assert r.job is not None
+        restarts[r.job.restart] += 1
+    if len(restarts) > 1:
+        notes.append(
+            f"the job restarted {max(restarts)} time(s); every attempt's energy counts "
+            "(ranks are not comparable across restarts)"
+        )
+    ends = [r.ended_at for r in runs if r.ended_at is not None]
+    return JobFootprint(
+        key=key,
+        nodes=tuple(nodes),
+        ranks=tuple(
+            sorted(ranks, key=lambda r: (r.restart, r.node, r.rank if r.rank is not None else -1))
+        ),
+        restarts=dict(restarts),
+        started_at=min(r.started_at for r in runs),
+        ended_at=max(ends) if len(ends) == len(runs) else None,
+        warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _embodied(
+    plan: Any,
+    devices: list[DeviceInfo],
+    run: RunRecord,
+    notes: list[str],
+    cache: dict[tuple[Any, ...], tuple[Any, ...]],
+) -> tuple[Any, ...]:
+    """Embodied items of a node; nodes with the same hardware, host facts and time share
+    one look-up (the catalog match is the slow part on a large job)."""
+    key = (
+        tuple((d.device_id, d.name, str(d.component)) for d in devices),
+        run.duration_s,
+        plan.embodied_preset,
+        repr(sorted((k, repr(v)) for k, v in (plan.host or {}).items() if k not in _NOT_HARDWARE)),
+    )
+    if key not in cache:
+        found: list[str] = []
+        cache[key] = (plan.embodied(devices, run.duration_s, found), tuple(found))
+    items, found_notes = cache[key]
+    notes.extend(found_notes)
+    return tuple(items)
+
+
+def _widened(fp: Footprint, filled_j: float) -> Footprint:
+    """The node's energy interval widened by the modelled gap energy (±100 %)."""
+    if filled_j <= 0 or fp.energy_interval_j is None:
+        return fp
+    lo, hi = fp.energy_interval_j
+    return replace(fp, energy_interval_j=(max(0.0, lo - filled_j), hi + filled_j))
+
+
+def _rank_row(
+    run: RunRecord,
+    node: str,
+    measured: set[str],
+    spans: Sequence[SpanRecord],
+    timelines: dict[tuple[str, str], Timeline],
+) -> RankRow:
+    assert run.job is not None
+    rows: list[dict[str, Any]] = []
+    for span in spans:
+        filled = False
+        energy: dict[str, float | None] = {}
+        for device_id, value in span.energy_j.items():
+            if value is None and span.ended_at is not None:
+                tl = timelines.get((node, device_id))
+                if tl is not None:
+                    value, _ = energy_between(tl, span.started_at, span.ended_at)
+                    filled = filled or value is not None
+            energy[device_id] = value
+        known = [v for v in energy.values() if v is not None]
+        rows.append(
+            {
+                "path": span.path,
+                "started_at": iso_utc(span.started_at),
+                "ended_at": iso_utc(span.ended_at),
+                "energy_kwh": (math.fsum(known) / J_PER_KWH) if known else None,
+                "filled_from_measurer": filled,
+            }
+        )
+    return RankRow(
+        run_id=run.run_id,
+        node=node,
+        rank=run.job.rank,
+        local_rank=run.job.local_rank,
+        restart=run.job.restart,
+        status=str(run.status),
+        measured=tuple(sorted(measured)),
+        spans=tuple(rows),
+    )

@@ -1,0 +1,144 @@
+"""Ranks of one job on one node: one measurer, the node's energy counted once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import carbonledger as cl
+from carbonledger.distributed.job import job_footprint
+from carbonledger.records import Component
+from carbonledger.sensors.fake import FakeSensor, fake_device
+from carbonledger.store import open_ledger
+
+CPU = fake_device("fake:cpu-0", Component.CPU, uncertainty_rel=0.05)
+GPU = fake_device("fake:gpu-0", Component.GPU, uncertainty_rel=0.05)
+
+
+@pytest.fixture(autouse=True)
+def _private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock_dir = tmp_path / "locks"
+    monkeypatch.setenv("CARBONLEDGER_LOCK_DIR", str(lock_dir))
+    for var in ("SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "OMPI_COMM_WORLD_RANK", "CARBONLEDGER_JOB"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _rank(
+    ledger: Path, local_rank: int, monkeypatch: pytest.MonkeyPatch, job: str = "j1"
+) -> cl.Tracker:
+    monkeypatch.setenv("CARBONLEDGER_JOB", job)
+    monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    monkeypatch.setenv("RANK", str(local_rank))
+    monkeypatch.setenv("GROUP_RANK", "0")
+    sensor = FakeSensor([CPU, GPU], {"fake:cpu-0": 60.0, "fake:gpu-0": 40.0})
+    tracker = cl.Tracker(
+        f"rank{local_rank}", ledger=ledger, interval=0.1, zone="FR", sensors=[sensor]
+    )
+    tracker.start()
+    return tracker
+
+
+def test_four_ranks_count_the_node_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = tmp_path / "l.sqlite"
+    trackers = [_rank(ledger, i, monkeypatch) for i in range(4)]
+    for i, t in enumerate(trackers):
+        assert t.run is not None
+        with t.run.span(f"step-{i}"):
+            time.sleep(0.3)
+    time.sleep(0.5)
+    fps = [t.stop() for t in reversed(trackers)][::-1]  # the measurer last: no handover
+    with open_ledger(ledger) as led:
+        job = job_footprint(led, "j1")
+        duration = job.duration_s
+        assert duration is not None and job.energy_j is not None
+        node_power = job.energy_j / duration
+        assert node_power == pytest.approx(100.0, rel=0.1)  # not 400 W
+        assert [len(r.spans) for r in job.ranks] == [1, 1, 1, 1]
+        measurers = [r for r in job.ranks if r.measured]
+        assert len(measurers) == 1 and measurers[0].local_rank == 0
+        for r in job.ranks:
+            span = r.spans[0]
+            assert span["energy_kwh"] is not None and span["energy_kwh"] > 0
+            assert span["filled_from_measurer"] is (r.local_rank != 0)
+        d = job.to_dict()
+        assert d["uncertainty"]["method"] == "quadrature"
+        lo, hi = d["uncertainty"]["energy_kwh"]
+        assert lo < d["energy_kwh"] < hi
+        assert d["nodes"][0]["devices"][0]["measured_by"] == [measurers[0].run_id]
+        assert d["ranks"][0]["rank"] == 0
+    # each rank's own footprint says where it sits; only the measurer has energy
+    assert all(fp is not None and fp.job is not None for fp in fps)
+    assert fps[0] is not None and fps[0].energy_j is not None
+    assert fps[1] is not None and fps[1].energy_j is None
+    assert any("another process of the job" in w for w in fps[1].warnings)
+    assert fps[1].to_dict()["job"] == {
+        "key": "j1",
+        "node": fps[1].job["node"],
+        "rank": 1,
+        "local_rank": 1,
+        "restart": 0,
+    }
+
+
+def test_a_standby_takes_over_when_the_measurer_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = tmp_path / "l.sqlite"
+    first = _rank(ledger, 0, monkeypatch)
+    second = _rank(ledger, 1, monkeypatch)
+    time.sleep(0.4)
+    first.stop()
+    time.sleep(1.5)  # the standby retries on its sampling cadence and takes over
+    fp = second.stop()
+    assert fp is not None and fp.energy_j is not None  # measured from the takeover on
+    assert any("took over" in w for w in fp.warnings)
+    with open_ledger(ledger) as led:
+        job = job_footprint(led, "j1")
+        assert job.duration_s is not None and job.energy_j is not None
+        # the handover gap is modelled at the mean power and said so; never doubled
+        assert job.energy_j == pytest.approx(100.0 * job.duration_s, rel=0.02)
+        devices = job.to_dict()["nodes"][0]["devices"]
+        assert {len(d["measured_by"]) for d in devices} == {2}
+        assert all(d["gap_s"] > 0 and d["gap_filled_kwh"] > 0 for d in devices)
+        assert any("nobody measured" in w for w in job.warnings)
+
+
+def test_jobs_are_listed_by_the_ledger_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = tmp_path / "l.sqlite"
+    for key in ("a", "b"):
+        t = _rank(ledger, 0, monkeypatch, job=key)
+        t.stop()
+    with open_ledger(ledger) as led:
+        assert [r.job.key for r in led.job_runs("a")] == ["a"]  # type: ignore[attr-defined, union-attr]
+        with pytest.raises(cl.errors.RunNotFoundError):
+            job_footprint(led, "zzz")
+
+
+def test_the_job_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from carbonledger.cli.main import main
+
+    ledger = tmp_path / "l.sqlite"
+    trackers = [_rank(ledger, i, monkeypatch, job="cli-job") for i in range(2)]
+    time.sleep(0.3)
+    for t in reversed(trackers):
+        t.stop()
+    capsys.readouterr()
+    assert main(["job", "cli-job", "--ledger", str(ledger), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == "carbonledger.job/1" and len(data["ranks"]) == 2
+    assert main(["job", "cli-job", "--ledger", str(ledger)]) == 0
+    text = capsys.readouterr().out
+    assert "quadrature" in text and "measures" in text and "standby" in text
+    assert main(["job", "nope", "--ledger", str(ledger)]) == 3
+    assert main(["summary", "--by", "job", "--ledger", str(ledger), "--json"]) == 0
+    assert "cli-job" in capsys.readouterr().out
+    assert main(["runs", "--job", "cli-job", "--ledger", str(ledger), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
