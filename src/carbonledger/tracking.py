@@ -360,6 +360,9 @@ class Tracker:
             fanout.add(RecorderSink(self._recorder, keep_series=self._keep_series, note=self._note))
         fanout.add(ledger_sink)
         for sink in self._user_sinks:
+            bind = getattr(sink, "bind_ledger", None)
+            if callable(bind):  # a sink that keeps rows with the run (serving)
+                bind(writer)
             fanout.add(sink)
         if self.audit_env:
             fanout.add(self._env_audit_sink())
