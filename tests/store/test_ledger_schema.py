@@ -192,7 +192,7 @@ def test_a_v1_ledger_is_migrated_and_its_typed_columns_back_filled(tmp_path: Pat
         assert sorted(r.run_id for r in listed) == ["full", "none", "odd"]
         assert led.series("full") is None and led.attachments("full") == {}
     assert skipped == ["broken"]
-    assert _pragma(path, "user_version") == SCHEMA_VERSION == 2
+    assert _pragma(path, "user_version") == SCHEMA_VERSION >= 2
 
 
 def test_typed_columns_are_real_columns(tmp_path: Path) -> None:

@@ -92,9 +92,7 @@ def pieces(t0: float, t1: float, energy_j: float, spans: Sequence[Span]) -> list
     for u, v in itertools.pairwise(ordered):
         mid = (u + v) / 2
         ids = tuple(
-            s.request_id
-            for s in spans
-            if s.t_start <= mid and (s.t_end is None or s.t_end > mid)
+            s.request_id for s in spans if s.t_start <= mid and (s.t_end is None or s.t_end > mid)
         )
         out.append(Piece(u, v, energy_j * (v - u) / length, ids))
     # fsum of the parts may differ from energy_j by rounding: put the residue on the last

@@ -50,9 +50,12 @@ def route_name(path: str, route: Any = None, params: Mapping[str, Any] | None = 
             if isinstance(value, str) and value:
                 name = value
                 break
-    if name is None and params:
+    if name is not None and name.rstrip("/").endswith(("{path}", "{path:path}")):
+        name = None  # a mount's catch-all says nothing: the path below it does
+    named = {k: v for k, v in (params or {}).items() if k != "path"}
+    if name is None and named:
         try:
-            name = template_from_params(path, params)
+            name = template_from_params(path, named)
         except Exception:
             name = None
     if name is None:

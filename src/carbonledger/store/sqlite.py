@@ -78,6 +78,7 @@ def _request_values(row: RequestRow) -> tuple[Any, ...]:
     values = (data[c] for c in _REQUEST_COLUMNS)
     return tuple(clean_text(v) if isinstance(v, str) else v for v in values)
 
+
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "DEFAULT_RETRY_S",
@@ -430,8 +431,7 @@ class SqliteLedger:
         def query(conn: sqlite3.Connection) -> list[RequestRow]:
             self._require_run(conn, run_id)
             rows = conn.execute(
-                f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests WHERE run_id = ? "
-                "ORDER BY id",
+                f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests WHERE run_id = ? ORDER BY id",
                 (run_id,),
             ).fetchall()
             where = f"ledger {self.path} run {run_id}"
