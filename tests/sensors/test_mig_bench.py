@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.sensors.fake_pynvml import FakeGpu, gpu_uuid, install, mig_uuid
-
 from benchmarks.mig_bench import choose, list_instances
+from tests.sensors.fake_pynvml import FakeGpu, gpu_uuid, install, mig_uuid
 
 
 def test_instances_and_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
