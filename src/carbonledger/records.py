@@ -17,6 +17,9 @@ class Method(str, enum.Enum):
     MODELED = "modeled"
     DEFAULT = "default"
     UNAVAILABLE = "unavailable"
+    #: a share of a measured whole (a MIG slice of its board, a request of its server):
+    #: the whole was measured, the split is a rule, so it is never labelled measured
+    ATTRIBUTED = "attributed"
 
     def __str__(self) -> str:
         return self.value

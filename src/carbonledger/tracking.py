@@ -372,6 +372,9 @@ class Tracker:
         if self._coordinator is not None:
             fanout.add(self._coordinator.sink(ledger_sink.keep, self._note))
         for sink in self._user_sinks:
+            bind = getattr(sink, "bind_ledger", None)
+            if callable(bind):  # a sink that keeps rows with the run (serving)
+                bind(writer)
             fanout.add(sink)
         if self.audit_env:
             fanout.add(self._env_audit_sink())

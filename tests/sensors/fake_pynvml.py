@@ -102,6 +102,9 @@ class FakeGpu:
     # (pid, smUtil, timeStamp µs); None: process utilisation NOT_SUPPORTED
     utilization: list[tuple[int, int, int]] | None = field(default_factory=list)
     lost: bool = False  # every read raises NVML_ERROR_GPU_IS_LOST
+    # GPU-instance slices per MIG instance (same order as mig_uuids); None: 1 each
+    mig_slices: list[int] | None = None
+    max_mig_devices: int = 7  # compute slices of the board (7 on A100/H100, 4 on A30)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,19 @@ class _Proc:
         self.usedGpuMemory = used
         self.gpuInstanceId = 0xFFFFFFFF
         self.computeInstanceId = 0xFFFFFFFF
+
+
+class _Attributes:
+    def __init__(self, slices: int, multiprocessors: int, memory_mb: int) -> None:
+        self.gpuInstanceSliceCount = slices
+        self.computeInstanceSliceCount = slices
+        self.multiprocessorCount = multiprocessors
+        self.memorySizeMB = memory_mb
+        self.sharedCopyEngineCount = 1
+        self.sharedDecoderCount = 0
+        self.sharedEncoderCount = 0
+        self.sharedJpegCount = 0
+        self.sharedOfaCount = 0
 
 
 class _Memory:
@@ -251,13 +267,31 @@ class FakeNvml:
         gpu = self._gpu(handle, whole_gpu_only=True)
         if gpu.mig_uuids is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-        return 7
+        return gpu.max_mig_devices
 
     def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: _Handle, index: int) -> _Handle:
         gpu = self._gpu(handle, whole_gpu_only=True)
         if not gpu.mig_uuids or index >= len(gpu.mig_uuids):
             raise NVMLError(NVML_ERROR_NOT_FOUND)
         return _Handle(gpu, gpu.mig_uuids[index])
+
+    def _mig_index(self, handle: _Handle) -> int:
+        gpu = self._gpu(handle)
+        if handle.mig_uuid is None or not gpu.mig_uuids:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)  # not a MIG device handle
+        return gpu.mig_uuids.index(handle.mig_uuid)
+
+    def nvmlDeviceGetAttributes(self, handle: _Handle) -> _Attributes:
+        gpu = self._gpu(handle)
+        if handle.mig_uuid is None:
+            return _Attributes(gpu.max_mig_devices, 108, gpu.memory_total // 2**20)
+        i = self._mig_index(handle)
+        slices = gpu.mig_slices[i] if gpu.mig_slices else 1
+        share = slices / gpu.max_mig_devices
+        return _Attributes(slices, int(98 * share), int(gpu.memory_total * share) // 2**20)
+
+    def nvmlDeviceGetGpuInstanceId(self, handle: _Handle) -> int:
+        return self._mig_index(handle) + 1  # GPU instance ids as nvidia-smi shows them
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[_Proc]:
         gpu = self._gpu(handle)

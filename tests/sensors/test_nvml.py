@@ -235,14 +235,31 @@ def test_mig_instances_share_their_parent_counter_once(
     environ = {"CUDA_VISIBLE_DEVICES": f"{migs[0]},{migs[2]}"}
     sensor = sensor_of(open_sensor(clock, environ=environ))
     (device,) = sensor.devices()
-    assert device.device_id == f"nvml:{gpu_uuid(0)}"
+    # two 1g instances of a 7-slice board: one device, charged 2/7 of the board's counter
+    assert device.device_id == f"nvml:{migs[0]}+{migs[2]}"
+    assert device.method is Method.ATTRIBUTED
     assert device.details["mig"] is True
     assert device.details["mig_instances"] == [migs[0], migs[2]]
+    assert device.details["attributed_share"] == pytest.approx(2 / 7)
     assert "parent" in device.details["counter_scope"]
-    assert "MIG parent" in device.source
+    assert "MIG share" in device.source
     gpus[0].energy_mj += 100_000
     clock.advance(1.0)
-    assert sensor.read() == [Reading(device.device_id, pytest.approx(100.0), pytest.approx(100.0))]
+    assert sensor.read() == [
+        Reading(device.device_id, pytest.approx(100.0 * 2 / 7), pytest.approx(100.0 * 2 / 7))
+    ]
+
+
+def test_all_mig_instances_visible_is_the_whole_board(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    migs = [mig_uuid(0, k) for k in range(2)]
+    gpus = [FakeGpu(gpu_uuid(0), mig_uuids=migs)]
+    install(monkeypatch, gpus)
+    sensor = sensor_of(open_sensor(clock))
+    (device,) = sensor.devices()
+    assert device.device_id == f"nvml:{gpu_uuid(0)}" and device.method is Method.MEASURED
+    assert "MIG parent" in device.source
 
 
 def test_mig_uuid_prefix_and_legacy_form(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
@@ -253,8 +270,10 @@ def test_mig_uuid_prefix_and_legacy_form(monkeypatch: pytest.MonkeyPatch, clock:
     legacy = f"MIG-{gpu_uuid(1)}/1/0"
     sensor = sensor_of(open_sensor(clock, environ={"CUDA_VISIBLE_DEVICES": legacy}))
     (device,) = sensor.devices()
-    assert device.device_id == f"nvml:{gpu_uuid(1)}"
+    assert device.device_id == f"nvml:{legacy}"
     assert device.details["mig"] is True
+    assert device.details["board_uuid"] == gpu_uuid(1)
+    assert device.details["gpu_instance_ids"] == [1]
 
 
 def test_whole_mig_gpu_lists_all_instances(

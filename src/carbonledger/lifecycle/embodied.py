@@ -40,6 +40,7 @@ __all__ = [
     "EmbodiedResult",
     "HostShare",
     "embodied_for_run",
+    "gpu_share",
     "host_share",
     "sci_embodied_g",
 ]
@@ -127,7 +128,16 @@ def host_share(host: Mapping[str, Any] | None) -> HostShare | None:
     return HostShare(float(share), str(host.get("host_share_basis") or "unknown basis"), str(kind))
 
 
+def gpu_share(device: DeviceInfo) -> float:
+    """The share of a GPU board a device stands for: a MIG slice's attributed share, else 1."""
+    share = device.details.get("attributed_share") if device.details else None
+    if isinstance(share, bool) or not isinstance(share, (int, float)):
+        return 1.0
+    return float(share) if math.isfinite(share) and 0 < share <= 1 else 1.0
+
+
 _KIND_WORDS = {
+    "mig": "MIG slice",
     "vm": "virtual machine",
     "container": "container",
     "vm+container": "container in a VM",
@@ -276,8 +286,22 @@ def embodied_for_run(
 
     cat = catalog()
     gpus = [d for d in devices if d.component == Component.GPU]
-    held = len(gpus)
-    for name, count in Counter(d.name for d in gpus).items():
+    held = math.fsum(gpu_share(d) for d in gpus)
+    sliced = [d for d in gpus if gpu_share(d) < 1.0]
+    if sliced and reserved is None and len(sliced) == len(gpus):
+        # a job on MIG slices holds that share of its board's server too (SCI: resources
+        # reserved / total), the host-share rule a VM or container gets
+        reserved = HostShare(
+            held / len(gpus),
+            "MIG slice(s): the share of the GPU's compute slices held",
+            "mig",
+        )
+    if sliced:
+        warnings.append(
+            f"embodied: {len(sliced)} GPU(s) are MIG slices, charged their share of the board "
+            "(attributed, as their energy)"
+        )
+    for (name, share), count in Counter((d.name, gpu_share(d)) for d in gpus).items():
         if (chosen is not None and chosen.gpu is not None) or "gpu_kg" in over:
             entry = (
                 chosen.gpu if chosen is not None and chosen.gpu is not None else cat["gpu-generic"]
@@ -300,7 +324,7 @@ def embodied_for_run(
             kg = entry.kgco2e
             source, rel = _entry_source(entry, False)
         items.append(
-            _item(f"GPU {name}", kg_to_g(kg), float(count), 1.0, common, source=source, rel=rel)
+            _item(f"GPU {name}", kg_to_g(kg), float(count), share, common, source=source, rel=rel)
         )
 
     server = chosen.host if chosen is not None and chosen.host is not None else None

@@ -30,7 +30,8 @@ __all__ = [
 
 CSS = """
 :root { --ink: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --soft: #f5f6f8;
-  --measured: #1e7b34; --modeled: #a85f00; --default: #5f6368; --unavailable: #b3261e; }
+  --measured: #1e7b34; --modeled: #a85f00; --default: #5f6368; --unavailable: #b3261e;
+  --attributed: #1a5fa8; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
@@ -62,6 +63,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .badge.measured { background: var(--measured); }
 .badge.modeled { background: var(--modeled); }
 .badge.unavailable { background: var(--unavailable); }
+.badge.attributed { background: var(--attributed); }
+.badge.default { background: var(--default); }
 .tag { display: inline-block; padding: 0 6px; margin: 0 4px 2px 0; border: 1px solid var(--line);
   border-radius: 4px; font-size: 0.8rem; }
 .notes { border-left: 4px solid var(--modeled); background: #fff8ec; padding: 8px 12px;

@@ -67,6 +67,8 @@ def method_phrase(method: str, source: str) -> str:
         return f"estimated with a model ({source})"
     if method == "default":
         return f"assumed (default value: {source})"
+    if method == "attributed":
+        return f"attributed: a share of a measured whole, split by a stated rule ({source})"
     return "not available"
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,8 @@ POWER_UNCERTAINTY_REL = 0.10
 MAX_PLAUSIBLE_POWER_W = 5000.0
 _MIN_DT_S = 1e-3
 _NVML_DEVICE_MIG_ENABLE = 1
+ENV_DCGM_URL = "CARBONLEDGER_DCGM_URL"  # as carbonledger.sensors.dcgm.ENV_URL (lazy import)
+DCGM_METRIC = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
 
 
 def _text(value: Any) -> str:
@@ -84,6 +86,7 @@ class _Physical:
     uuid: str
     mig_enabled: bool
     mig_uuids: list[str]
+    mig_handles: dict[str, Any] = field(default_factory=dict)
 
 
 def _unique_prefix(prefix: str, candidates: Sequence[str]) -> str | None:
@@ -136,6 +139,13 @@ class _Gpu:
     proc_util: bool = True
     last_seen_us: int = 0
     logged: set[str] = field(default_factory=set)
+    # a MIG slice (a strict subset of the board's instances): charged ``share`` of the board
+    share: float = 1.0
+    board_uuid: str = ""
+    gi_ids: tuple[int, ...] = ()
+    dcgm: Any = None  # DcgmActivity: activity-weighted shares when configured
+    board_j: float = 0.0
+    attributed_j: float = 0.0
 
 
 class NvmlSensor:
@@ -209,6 +219,12 @@ class NvmlSensor:
         except (self._nv.NVMLError, AttributeError, ValueError, TypeError) as exc:
             self._log_once(gpu, "read", f"read failed ({exc}); reported as missing")
             return Reading(device_id, None)
+        if gpu.share < 1.0 and energy_j is not None:
+            mig_share = self._mig_share(gpu)
+            gpu.attributed_j += (energy_j - gpu.board_j) * mig_share
+            gpu.board_j = energy_j
+            energy_j = gpu.attributed_j
+            power_w = None if power_w is None else power_w * mig_share
         share = self._share(gpu, pids) if pids is not None else None
         return Reading(device_id, energy_j, power_w, share)
 
@@ -228,6 +244,22 @@ class NvmlSensor:
         gpu.energy_j += delta_j
         gpu.last_mj, gpu.last_t = mj, t
         return gpu.energy_j, (delta_j / dt if dt > 0 else None)
+
+    def _mig_share(self, gpu: _Gpu) -> float:
+        """The slice's share of the board now: its instances' engine activity over all
+        instances' (dcgm-exporter), else the static compute-slice share."""
+        if gpu.dcgm is None:
+            return gpu.share
+        activity = gpu.dcgm.activity()
+        if not activity:
+            return gpu.share
+        board: dict[int, float] = {
+            gi: float(v) for (uuid, gi), v in activity.items() if uuid == gpu.board_uuid
+        }
+        total = sum(board.values())
+        if total <= 0:
+            return gpu.share
+        return float(sum(board.get(gi, 0.0) for gi in gpu.gi_ids) / total)
 
     def _share(self, gpu: _Gpu, pids: set[int]) -> float | None:
         nv = self._nv
@@ -301,16 +333,81 @@ def _physical_gpus(nv: Any) -> list[_Physical]:
         mode = _nvml_call(nv, "nvmlDeviceGetMigMode", handle)
         enabled = bool(mode) and int(mode[0]) == _NVML_DEVICE_MIG_ENABLE
         migs: list[str] = []
+        handles: dict[str, Any] = {}
         if enabled:
             for slot in range(int(_nvml_call(nv, "nvmlDeviceGetMaxMigDeviceCount", handle) or 0)):
                 mig = _nvml_call(nv, "nvmlDeviceGetMigDeviceHandleByIndex", handle, slot)
                 if mig is not None:
                     migs.append(_text(nv.nvmlDeviceGetUUID(mig)))
-        gpus.append(_Physical(index, handle, uuid, enabled, migs))
+                    handles[migs[-1]] = mig
+        gpus.append(_Physical(index, handle, uuid, enabled, migs, handles))
     return gpus
 
 
-def _open_gpu(nv: Any, gpu: _Physical, visible_migs: list[str]) -> _Gpu | None:
+@dataclass(frozen=True)
+class MigShare:
+    """A MIG slice's share of its board and the interval the split leaves open."""
+
+    share: float
+    slices: int
+    total_slices: int
+    gi_ids: tuple[int, ...]
+    ambiguity_rel: float  # the larger side of [active share only, active share + all idle]
+    idle_fraction: float
+    idle_basis: str
+
+
+#: The board's idle fraction when neither its power now nor its limit is known (a guess,
+#: labelled as such in the device's details): widens the interval, never the value.
+ASSUMED_IDLE_FRACTION = 0.3
+
+
+def _legacy_gi(entry: str) -> int | None:
+    parts = entry.split("/")
+    return int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+
+
+def mig_ambiguity_rel(share: float, idle_fraction: float) -> float:
+    """Relative half-width covering [share × active, share × active + idle] around
+    share × board: low side ``f``, high side ``f (1 − s) / s`` (``f`` idle fraction)."""
+    s = min(1.0, max(1e-9, share))
+    f = min(1.0, max(0.0, idle_fraction))
+    return max(f, f * (1.0 - s) / s)
+
+
+def mig_share(nv: Any, gpu: _Physical, visible: list[str]) -> MigShare | None:
+    """The share of the board the visible instances hold: their GPU-instance slices over
+    the board's compute slices; None when they are the whole board."""
+    if not gpu.mig_enabled or not visible or set(gpu.mig_uuids) <= set(visible):
+        return None
+    total = int(_nvml_call(nv, "nvmlDeviceGetMaxMigDeviceCount", gpu.handle) or 7)
+    slices = 0
+    gi_ids: list[int] = []
+    for entry in visible:
+        handle = gpu.mig_handles.get(entry)
+        attrs = _nvml_call(nv, "nvmlDeviceGetAttributes", handle) if handle is not None else None
+        count = getattr(attrs, "gpuInstanceSliceCount", None)
+        slices += int(count) if isinstance(count, int) and count > 0 else 1
+        gi = _nvml_call(nv, "nvmlDeviceGetGpuInstanceId", handle) if handle is not None else None
+        gi = gi if isinstance(gi, int) else _legacy_gi(entry)
+        if gi is not None:
+            gi_ids.append(gi)
+    share = min(1.0, slices / total) if total > 0 else 1.0
+    power_mw = _nvml_call(nv, "nvmlDeviceGetPowerUsage", gpu.handle)
+    limit_mw = _nvml_call(nv, "nvmlDeviceGetEnforcedPowerLimit", gpu.handle)
+    if isinstance(power_mw, int) and isinstance(limit_mw, int) and limit_mw > 0:
+        idle = min(1.0, power_mw / max(power_mw, limit_mw / 2))
+        basis = "board power at start over max(that, half the power limit)"
+    else:
+        idle, basis = ASSUMED_IDLE_FRACTION, "assumed (board power or limit unknown)"
+    return MigShare(
+        share, slices, total, tuple(gi_ids), mig_ambiguity_rel(share, idle), idle, basis
+    )
+
+
+def _open_gpu(
+    nv: Any, gpu: _Physical, visible_migs: list[str], environ: Mapping[str, str] | None = None
+) -> _Gpu | None:
     handle = gpu.handle
     name = _text(nv.nvmlDeviceGetName(handle))
     memory = _nvml_call(nv, "nvmlDeviceGetMemoryInfo", handle)
@@ -334,16 +431,66 @@ def _open_gpu(nv: Any, gpu: _Physical, visible_migs: list[str]) -> _Gpu | None:
         details["mig_instances"] = visible_migs
         details["counter_scope"] = "parent GPU: all of its MIG instances together"
         source += " (MIG parent GPU counter)"
+    sensor_rel = COUNTER_UNCERTAINTY_REL if counter is not None else POWER_UNCERTAINTY_REL
+    split = mig_share(nv, gpu, visible_migs)
+    if split is None:
+        info = DeviceInfo(
+            device_id=f"nvml:{gpu.uuid}",
+            component=Component.GPU,
+            name=name,
+            method=Method.MEASURED,
+            source=source,
+            uncertainty_rel=sensor_rel,
+            details=details,
+        )
+        return _Gpu(gpu.index, handle, info, counter is not None, last_mj=int(counter or 0))
+    url = (environ or {}).get(ENV_DCGM_URL)
+    dcgm = None
+    if url:
+        from carbonledger.sensors.dcgm import DcgmActivity
+
+        dcgm = DcgmActivity(url)
+    rule = (
+        f"activity-weighted ({DCGM_METRIC} per GPU instance from dcgm-exporter; the static "
+        f"share when it is unavailable)"
+        if dcgm is not None
+        else f"{split.slices} of {split.total_slices} compute slices"
+    )
+    device_id = "nvml:" + "+".join(visible_migs)
+    details.update(
+        attributed_share=split.share,
+        attribution="mig-activity" if dcgm is not None else "mig-compute-slices",
+        board_uuid=gpu.uuid,
+        gpu_instance_ids=list(split.gi_ids),
+        idle_fraction=split.idle_fraction,
+        idle_basis=split.idle_basis,
+        warnings=[
+            f"{device_id}: a MIG slice is charged a share of its board's energy "
+            f"({split.share:.1%}: {rule}); NVML has no per-instance power, so the energy is "
+            "attributed, not measured, and its interval spans 'active share only' to "
+            "'active share plus all idle'"
+        ],
+    )
     info = DeviceInfo(
-        device_id=f"nvml:{gpu.uuid}",
+        device_id=device_id,
         component=Component.GPU,
         name=name,
-        method=Method.MEASURED,
-        source=source,
-        uncertainty_rel=COUNTER_UNCERTAINTY_REL if counter is not None else POWER_UNCERTAINTY_REL,
+        method=Method.ATTRIBUTED,
+        source=f"nvml:{gpu.uuid} board counter × MIG share {split.share:.4g} ({rule})",
+        uncertainty_rel=sensor_rel + split.ambiguity_rel,
         details=details,
     )
-    return _Gpu(gpu.index, handle, info, counter is not None, last_mj=int(counter or 0))
+    return _Gpu(
+        gpu.index,
+        handle,
+        info,
+        counter is not None,
+        last_mj=int(counter or 0),
+        share=split.share,
+        board_uuid=gpu.uuid,
+        gi_ids=split.gi_ids,
+        dcgm=dcgm,
+    )
 
 
 def _start_failure(nv: Any, exc: Exception) -> Absent:
@@ -455,7 +602,7 @@ def _open(
     for index in order:
         gpu = by_index[index]
         visible = migs[index]
-        gpu_state = _open_gpu(nv, gpu, gpu.mig_uuids if visible is None else visible)
+        gpu_state = _open_gpu(nv, gpu, gpu.mig_uuids if visible is None else visible, ctx.environ)
         if gpu_state is not None:
             opened.append(gpu_state)
     if not opened:

@@ -167,10 +167,44 @@ _V3: tuple[str, ...] = (
     "CREATE INDEX runs_by_job ON runs (job_key, started_at)",
 )
 
+
+_V4_REQUESTS: tuple[str, ...] = (
+    """
+    CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        request_id INTEGER NOT NULL,
+        route TEXT NOT NULL,
+        http_method TEXT NOT NULL,
+        status INTEGER,
+        outcome TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        latency_s REAL,
+        tokens INTEGER,
+        energy_j REAL,
+        carbon_g REAL,
+        attribution TEXT NOT NULL,
+        uncertainty_rel REAL
+    )
+    """,
+    "CREATE INDEX requests_by_run ON requests (run_id, started_at)",
+)
+"""Per-request energy of a server run (carbonledger.serving); additive."""
+
 Step = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4_REQUESTS)
 SCHEMA_VERSION = len(MIGRATIONS)
-TABLES = ("runs", "devices", "samples", "spans", "metrics", "series", "attachments")
+TABLES = (
+    "runs",
+    "devices",
+    "samples",
+    "spans",
+    "metrics",
+    "series",
+    "attachments",
+    "requests",
+)
 """The tables a current ledger has; one missing means the file was damaged."""
 
 

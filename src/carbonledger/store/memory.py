@@ -43,6 +43,7 @@ from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, settle
 
 if TYPE_CHECKING:
     from carbonledger.intensity.series import IntensitySeries
+    from carbonledger.serving.rows import RequestRow
 
 __all__ = ["MemoryLedger", "forget", "open_memory_url"]
 
@@ -62,6 +63,7 @@ class _Store:
     metrics: dict[str, dict[str, tuple[str, Any, int, float]]] = field(default_factory=dict)
     series: dict[str, str] = field(default_factory=dict)
     attachments: dict[str, dict[str, str]] = field(default_factory=dict)
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     created: int = 0
 
 
@@ -197,6 +199,27 @@ class MemoryLedger:
         with store.lock:
             self._row(store, run_id)
             store.attachments[run_id][key] = text
+
+    def append_requests(self, run_id: str, rows: Sequence[RequestRow]) -> None:
+        """Add a batch of per-request rows (carbonledger.serving)."""
+        run_id = clean_text(run_id)
+        encoded = [r.to_dict() for r in rows]
+        store = self._open()
+        with store.lock:
+            self._row(store, run_id)
+            store.requests.setdefault(run_id, []).extend(encoded)
+
+    def requests(self, run_id: str) -> list[RequestRow]:
+        """The run's per-request rows, in the order they were appended."""
+        from carbonledger.serving.rows import row_from_dict
+
+        run_id = clean_text(run_id)
+        store = self._open()
+        with store.lock:
+            self._row(store, run_id)
+            rows = list(store.requests.get(run_id, ()))
+        where = f"ledger {self._where} run {run_id}"
+        return [row_from_dict(r, f"{where} request {i}") for i, r in enumerate(rows)]
 
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, exit_code: int | None = None
