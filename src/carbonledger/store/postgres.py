@@ -239,7 +239,7 @@ class PostgresLedger:
         self._timeout_s = float(connect_timeout_s)
         self._lock = threading.Lock()
         try:
-            import psycopg  # noqa: F401
+            import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise ConfigError(
@@ -247,11 +247,19 @@ class PostgresLedger:
                 "pip install 'carbonledger[postgres]'"
             ) from None
         conninfo = _conninfo(url)
+        _quiet_pool_logs()
+        connect_timeout = max(1, round(self._timeout_s))
+        try:  # one direct connection first: the server's own reason, fast, when it fails
+            psycopg.connect(conninfo, connect_timeout=connect_timeout).close()
+        except psycopg.Error as exc:
+            raise LedgerUnreachableError(
+                f"cannot reach ledger {self.url}: {self._scrub(exc)}"
+            ) from None
         pool = ConnectionPool(
             conninfo,
             min_size=1,
             max_size=max(1, int(pool_size)),
-            kwargs={"connect_timeout": max(1, round(self._timeout_s))},
+            kwargs={"connect_timeout": connect_timeout},
             timeout=self._timeout_s,
             check=ConnectionPool.check_connection,
             open=False,
@@ -422,12 +430,12 @@ class PostgresLedger:
                     copy.write_row(r)
             cur.execute(
                 "INSERT INTO samples (run_id, device_id, t_start, t_end, host_energy_j, "
-                "energy_j) SELECT DISTINCT ON (i.device_id, i.t_start, i.t_end) i.run_id, "
-                "i.device_id, i.t_start, i.t_end, i.host_energy_j, i.energy_j "
+                "energy_j) SELECT run_id, device_id, t_start, t_end, host_energy_j, energy_j "
+                "FROM (SELECT DISTINCT ON (i.device_id, i.t_start, i.t_end) i.* "
                 "FROM incoming_samples i WHERE NOT EXISTS (SELECT 1 FROM samples s "
                 "WHERE s.run_id = i.run_id AND s.device_id = i.device_id "
                 "AND s.t_start = i.t_start AND s.t_end = i.t_end) "
-                "ORDER BY i.device_id, i.t_start, i.t_end, i.ord"
+                "ORDER BY i.device_id, i.t_start, i.t_end, i.ord) fresh ORDER BY ord"
             )
             return int(cur.rowcount)
 
@@ -786,6 +794,23 @@ def open_postgres_url(
 
 
 # -- helpers ---------------------------------------------------------------------------
+class _OurPoolFilter(logging.Filter):
+    """Drops the pool's own multi-line reconnection warnings for carbonledger's pools:
+    the ledger says once, on one line, that the database is unreachable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'carbonledger'" not in record.getMessage()
+
+
+_FILTER = _OurPoolFilter()
+
+
+def _quiet_pool_logs() -> None:
+    pool_log = logging.getLogger("psycopg.pool")
+    if _FILTER not in pool_log.filters:
+        pool_log.addFilter(_FILTER)
+
+
 def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
