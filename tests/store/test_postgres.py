@@ -12,19 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.store.pgserver import fresh_schema_url, shared_server
 
 from carbonledger.errors import LedgerError
 from carbonledger.records import RunStatus, Sample, SpanRecord
 from carbonledger.store import open_ledger
 from carbonledger.store.postgres import (
-    SCHEMA_VERSION,
     LedgerUnreachableError,
     PostgresLedger,
     redact_url,
 )
 from carbonledger.store.spool import SpoolingLedger
 from carbonledger.testing import contract_devices, contract_run
-from tests.store.pgserver import fresh_schema_url, shared_server
 
 CLI = [sys.executable, "-m", "carbonledger.cli.main"]
 PASSWORD = "s3cr3t-Pa55"
