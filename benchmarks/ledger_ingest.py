@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     flushes = 3 if args.quick else 15
     seconds = args.tracker_s or (10.0 if args.quick else 60.0)
 
-    from carbonledger.store import open_ledger
     from tests.store.pgserver import fresh_schema_url, start_server
+
+    from carbonledger.store import open_ledger
 
     server = start_server()
     results: dict[str, Any] = {
