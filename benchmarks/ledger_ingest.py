@@ -199,9 +199,10 @@ def render(r: dict[str, Any]) -> str:
             f"tracking, {100 * r['idle_cpu_share']:.2f} % idle, extra "
             f"**{100 * r['extra_cpu_share']:.2f} %** (target < 1 %: {ok}).",
             "",
-            "Rows/s are one run on a shared machine, not a median: the order of magnitude is "
-            "the finding. The test server runs with fsync off (a throwaway), so PostgreSQL "
-            "figures omit disk flush latency.",
+            "Trackers write live with `append_samples` (COPY); the idempotent upload is what "
+            "spool syncs and `merge` use. Rows/s are one run on a shared machine, not a "
+            "median: the order of magnitude is the finding. The test server runs with fsync "
+            "off (a throwaway), so PostgreSQL figures omit disk flush latency.",
             END,
         ]
     )

@@ -322,12 +322,17 @@ class SpoolingLedger:
         with self._lock:
             to_spool()  # bad data raises here, before the database sees it
             self._own_runs.add(run_id)
-            remote = self._reachable()
+            if self._remote is None:
+                self._behind.add(run_id)
+            was_behind = run_id in self._behind
+            if self._behind:
+                self._reachable()  # reconnect when due; catch up by idempotent copies
+            if was_behind:
+                return  # the catch-up copy included this write, or the run is still behind
+            remote = self._remote
             if remote is None:
                 self._behind.add(run_id)
                 return
-            if run_id in self._behind:
-                return  # _reachable could not catch up; it will next time
             try:
                 to_remote(remote)
             except LedgerUnreachableError as exc:
@@ -346,26 +351,20 @@ class SpoolingLedger:
         )
 
     def append_samples(self, run_id: str, samples: Sequence[Sample], heartbeat_at: float) -> None:
-        def upload(remote: Any) -> None:
-            merge = getattr(remote, "merge_samples", None)
-            if callable(merge):
-                merge(run_id, samples, heartbeat_at)
-            else:
-                remote.append_samples(run_id, samples, heartbeat_at)
-
+        # a plain append (COPY) live: a write whose outcome is unknown (cut off around
+        # the commit) marks the run behind, and catching up is the idempotent copy
         self._write(
-            run_id, lambda: self.spool.append_samples(run_id, samples, heartbeat_at), upload
+            run_id,
+            lambda: self.spool.append_samples(run_id, samples, heartbeat_at),
+            lambda remote: remote.append_samples(run_id, samples, heartbeat_at),
         )
 
     def add_span(self, run_id: str, span: SpanRecord) -> None:
-        def upload(remote: Any) -> None:
-            merge = getattr(remote, "merge_spans", None)
-            if callable(merge):
-                merge(run_id, [span])
-            else:
-                remote.add_span(run_id, span)
-
-        self._write(run_id, lambda: self.spool.add_span(run_id, span), upload)
+        self._write(
+            run_id,
+            lambda: self.spool.add_span(run_id, span),
+            lambda remote: remote.add_span(run_id, span),
+        )
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, MetricValue]) -> None:
         self._write(
