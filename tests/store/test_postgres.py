@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.engines import require_module
 from tests.store.pgserver import fresh_schema_url, shared_server
 
 from carbonledger.errors import LedgerError
@@ -53,6 +54,7 @@ def test_the_scheme_is_registered_and_the_schema_versioned() -> None:
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    require_module("psycopg", "psycopg_pool")
     url = f"postgresql://ann:{PASSWORD}@/x?host={tmp_path}/nowhere"
     with pytest.raises(LedgerUnreachableError) as err:
         open_ledger(url, connect_timeout_s=1)
