@@ -56,6 +56,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "carbonledger.ledgers": {
         "sqlite": "carbonledger.store.sqlite:open_sqlite_url",
         "memory": "carbonledger.store.memory:open_memory_url",
+        **dict.fromkeys(
+            ("postgresql", "postgres"), "carbonledger.store.postgres:open_postgres_url"
+        ),
     },
     "carbonledger.providers": {},
     "carbonledger.formats": {

@@ -12,6 +12,8 @@ REDACTED = "***"
 
 _SECRET_NAME = re.compile(r"(token|passw(or)?d|secret|api[-_]?key|auth|credential)", re.IGNORECASE)
 _SECRET_ENV = re.compile(r"(TOKEN|PASSWORD|SECRET|API_?KEY)$")
+# a password inside a URL: scheme://user:PASSWORD@host, or ?password=... / &password=...
+_URL_SECRET = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@|([?&]password=)[^&\s]*", re.IGNORECASE)
 
 
 def redact_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
@@ -22,7 +24,7 @@ def redact_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     secrets = {v for k, v in env.items() if _SECRET_ENV.search(k.upper()) and len(v) >= 4}
     out: list[str] = []
     hide_next = False
-    for arg in argv:
+    for arg in (_URL_SECRET.sub(_hide_url_secret, a) for a in argv):
         if hide_next:
             out.append(REDACTED)
             hide_next = False
@@ -38,3 +40,9 @@ def redact_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         else:
             out.append(arg)
     return out
+
+
+def _hide_url_secret(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return f"{match.group(1)}{REDACTED}@"
+    return f"{match.group(2)}{REDACTED}"

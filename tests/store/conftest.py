@@ -1,4 +1,5 @@
-"""The ledger backends every contract test runs against (add PostgreSQL here later)."""
+"""The ledger backends every contract test runs against: SQLite, memory and PostgreSQL
+(a throwaway server, see pgserver.py: skipped without one locally, failed in CI)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.store.pgserver import fresh_schema_url, shared_server
 
 from carbonledger.store import MemoryLedger, SqliteLedger, open_ledger
 from carbonledger.store.base import Ledger
@@ -51,7 +53,51 @@ def _memory_backend(tmp_path: Path) -> LedgerBackend:
     )
 
 
-BACKENDS = {"sqlite": _sqlite_backend, "memory": _memory_backend}
+def tamper_postgres(ledger: Ledger, run_id: str, column: str, value: Any) -> None:
+    """Write a raw value past the schema's CHECK rules (dropped, as another tool might).
+
+    A typed column cannot hold text: text meant for a number column is written as NaN,
+    the nearest damage PostgreSQL can store there (also not a finite number)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg
+
+    from carbonledger.store.postgres import PostgresLedger
+
+    assert isinstance(ledger, PostgresLedger)
+    options = parse_qs(urlsplit(ledger.url).query)["options"][0]
+    schema = options.split("search_path=", 1)[1]
+    table, _, name = column.rpartition(".")
+    table = table or "runs"
+    with psycopg.connect(shared_server().url(), autocommit=True) as conn:
+        conn.execute(f"SET search_path = {schema}")
+        conn.execute("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_status_check")
+        conn.execute("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_scope_check")
+        cur = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s AND column_name = %s",
+            (schema, table, name),
+        )
+        row = cur.fetchone()
+        if isinstance(value, str) and row is not None and row[0] == "double precision":
+            value = float("nan")
+        conn.execute(f"UPDATE {table} SET {name} = %s WHERE run_id = %s", (value, run_id))
+
+
+def _postgres_backend(tmp_path: Path) -> LedgerBackend:
+    server = shared_server()
+    return LedgerBackend(
+        "postgres",
+        lambda: open_ledger(fresh_schema_url(server), connect_timeout_s=10),
+        tamper_postgres,
+    )
+
+
+BACKENDS = {
+    "sqlite": _sqlite_backend,
+    "memory": _memory_backend,
+    "postgres": _postgres_backend,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -74,9 +74,9 @@ def test_memory_names_share_data_and_blank_is_private() -> None:
 
 def test_unknown_scheme_names_it_and_the_known_ones() -> None:
     with pytest.raises(ConfigError) as info:
-        open_ledger("postgresql://db/ledger")
+        open_ledger("cassandra://db/ledger")
     message = str(info.value)
-    assert "'postgresql'" in message and "sqlite" in message and "memory" in message
+    assert "'cassandra'" in message and "sqlite" in message and "memory" in message
 
 
 def _install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: str) -> None:

@@ -52,6 +52,7 @@ LedgerFactory = Callable[..., "Ledger"]
 BUILTIN_SCHEMES: dict[str, str] = {
     "sqlite": "carbonledger.store.sqlite:open_sqlite_url",
     "memory": "carbonledger.store.memory:open_memory_url",
+    **dict.fromkeys(("postgresql", "postgres"), "carbonledger.store.postgres:open_postgres_url"),
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 _PROTOCOL_METHODS = ("create_run", "append_samples", "get_run", "list_runs", "close")

@@ -35,15 +35,17 @@ class LedgerWriter:
         flush_interval_s: float,
         warn: Callable[[str], None],
     ) -> None:
-        from carbonledger.store.registry import open_ledger
+        from carbonledger.store.postgres import redact_url
+        from carbonledger.store.spool import open_for_tracker
 
         self._warn = warn
         self.flush_interval_s = flush_interval_s
         try:
-            self.ledger: Ledger = open_ledger(ledger)
+            self.ledger: Ledger = open_for_tracker(ledger)  # a shared database via a spool
         except Exception as exc:  # never into the host: whatever the backend raised
             self.ledger, where = open_fallback_ledger()
-            warn(f"cannot use ledger {os.fspath(ledger)} ({exc}); this run is written to {where}")
+            shown = redact_url(os.fspath(ledger))
+            warn(f"cannot use ledger {shown} ({exc}); this run is written to {where}")
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
         self._spans: list[SpanRecord] = []
