@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from carbonledger.errors import ConfigError, ProviderError, UnknownZoneError
 from carbonledger.intensity.providers._cache import ResponseCache, default_cache_dir
+from carbonledger.redact import mask_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -77,10 +78,9 @@ class Secret:
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every non-empty secret replaced by ``***`` (a short secret only where it
+    stands as a whole token, so it cannot garble the message)."""
+    return mask_secrets(text, secrets)
 
 
 class ProviderHTTPError(ProviderError):
