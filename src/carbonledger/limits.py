@@ -70,7 +70,7 @@ def check_number(
     try:
         v = float(value)
     except OverflowError:  # an integer too large for a float
-        v = math.copysign(math.inf, value)
+        v = math.inf if value > 0 else -math.inf
     ok = math.isfinite(v) and (v > low if low_open else v >= low) and v <= high
     if not ok:
         lower = f"> {low:g}" if low_open else f"≥ {low:g}"

@@ -29,7 +29,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from carbonledger.errors import ConfigError, DataError
 from carbonledger.intensity.base import BASES
@@ -76,7 +76,7 @@ def load_series(
         raise ConfigError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
     file = Path(path)
     try:
-        fh = open(file, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+        fh = open(file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise DataError(f"cannot read intensity series {file}: {exc.strerror or exc}") from None
     lines = _Lines(fh, file)
@@ -90,8 +90,6 @@ def load_series(
         if _EM_TIME in columns and _EM_ZONE in columns:
             return _electricitymaps(file, columns, rows, basis, zone)
         return _plain(file, columns, rows, basis, zone)
-    except UnicodeDecodeError:
-        raise DataError(f"{file} line {lines.number + 1}: not UTF-8 text") from None
     except OSError as exc:
         raise DataError(f"cannot read intensity series {file}: {exc.strerror or exc}") from None
     finally:
@@ -99,9 +97,10 @@ def load_series(
 
 
 class _Lines:
-    """The file's lines, each at most MAX_SERIES_LINE_CHARS long (longer: DataError)."""
+    """The file's lines decoded one by one (a BOM is skipped), each at most
+    MAX_SERIES_LINE_CHARS bytes long; a longer line or one that is not UTF-8 is a DataError."""
 
-    def __init__(self, fh: TextIO, file: Path) -> None:
+    def __init__(self, fh: BinaryIO, file: Path) -> None:
         self.fh = fh
         self.file = file
         self.number = 0
@@ -117,9 +116,14 @@ class _Lines:
         if len(line) > MAX_SERIES_LINE_CHARS:
             raise DataError(
                 f"{self.file.name} line {self.number}: longer than "
-                f"{MAX_SERIES_LINE_CHARS:,} characters (not an intensity series)"
+                f"{MAX_SERIES_LINE_CHARS:,} bytes (not an intensity series)"
             )
-        return line
+        if self.number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{self.file.name} line {self.number}: not UTF-8 text") from None
 
 
 def _numbered(reader: Iterator[list[str]], lines: _Lines) -> Iterator[tuple[int, list[str] | None]]:
