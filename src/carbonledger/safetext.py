@@ -16,8 +16,9 @@ Numbers are written as numbers and are never changed.
 from __future__ import annotations
 
 import re
+from typing import Any, TextIO
 
-__all__ = ["FORMULA_PREFIXES", "csv_cell", "term"]
+__all__ = ["FORMULA_PREFIXES", "SafeStream", "csv_cell", "term", "term_block"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,6 +37,36 @@ def _escape(match: re.Match[str]) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
         return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+_UNSAFE_BLOCK = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def term_block(text: str) -> str:
+    """Like :func:`term` but keeps newlines, tabs and carriage returns: for whole outputs
+    (tables, reports) whose layout uses them."""
+    return _UNSAFE_BLOCK.sub(_escape, text)
+
+
+class SafeStream:
+    """A text stream wrapper that passes everything written through :func:`term_block`.
+
+    The CLI wraps stdout and stderr in it, so no command (present or future) can print an
+    escape sequence or an unencodable byte from user text, whatever it forgets to escape.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(term_block(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
+        return getattr(self.inner, name)
 
 
 def term(text: object) -> str:

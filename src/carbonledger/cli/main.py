@@ -19,7 +19,7 @@ from carbonledger import __version__
 from carbonledger.cli.common import check_output_path
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.limits import check_cli_numbers
-from carbonledger.safetext import term
+from carbonledger.safetext import SafeStream, term
 
 __all__ = ["EXIT_BAD_DATA", "EXIT_USAGE", "build_parser", "main"]
 
@@ -54,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its output passes through :class:`SafeStream` (no escapes)."""
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None:
+        sys.stdout = SafeStream(sys.stdout)
+    if sys.stderr is not None:
+        sys.stderr = SafeStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -77,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (OverflowError, RecursionError) as exc:
         print(f"carbonledger: error: a number or input is out of range ({exc})", file=sys.stderr)
+        return EXIT_BAD_DATA
+    except UnicodeError as exc:  # text that is not UTF-8 (argv bytes) where text is needed
+        print(f"carbonledger: error: not valid UTF-8 text ({term(exc)})", file=sys.stderr)
         return EXIT_BAD_DATA
     except OSError as exc:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
