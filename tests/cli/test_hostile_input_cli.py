@@ -42,7 +42,9 @@ def no_raw_controls(text: str) -> None:
     assert "\r" not in text and "\t" not in text
 
 
-def test_runs_table_escapes_names(hostile_runs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_table_escapes_names(
+    hostile_runs: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
     no_raw_controls(out)

@@ -190,8 +190,8 @@ def _uniform_units(
         if abs((b - a) - step) > 1e-9 * step:
             return None
     k, w = duration_s / step, extra_s / step
-    if abs(k - round(k)) > 1e-9 or abs(w - round(w)) > 1e-9:
-        return None
+    if abs(k - round(k)) > 1e-9 or abs(w - round(w)) > 1e-9 or round(k) < 1:
+        return None  # not whole steps (or a duration shorter than one step)
     return round(k), round(w)
 
 
