@@ -92,7 +92,7 @@ def test_config_toml(
     monkeypatch.setenv("CARBONLEDGER_CONFIG", str(config))
     monkeypatch.chdir(tmp_path)
     code = main(["runs"])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code in (0, 3), err
     assert "Traceback" not in err and "internal error" not in err, err
     if code == 3:
@@ -156,7 +156,7 @@ READERS = [["runs"], ["summary"], ["show", "x" * 32], ["report", "x" * 32],
 
 def _check_reader(argv: list[str], ledger: Path, capsys: pytest.CaptureFixture[str]) -> int:
     code = main([*argv, "--ledger", str(ledger)])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code in (0, 3), (argv, err)
     assert "Traceback" not in err and "internal error" not in err, (argv, err)
     if code == 3:
