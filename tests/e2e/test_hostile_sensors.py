@@ -157,6 +157,8 @@ def test_zone_vanishing_mid_run_makes_the_total_a_stated_lower_bound(tmp_path: P
     def vanish() -> None:
         wait_for_run_start(tmp_path)
         time.sleep(2.0)
+        sim.halt.set()  # no write may race the removal
+        sim.join()
         shutil.rmtree(root / "class" / "powercap" / "intel-rapl:0")
 
     killer = threading.Thread(target=vanish, daemon=True)
