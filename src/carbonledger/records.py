@@ -99,13 +99,18 @@ class Reading:
     ``None`` means the read failed. ``power_w`` is the instantaneous or mean power, if known.
     ``process_share`` is the tracked process tree's share of this device's energy over the
     interval since the previous read, when the sensor can tell (NVML per-process use);
-    ``None`` lets the sampler attribute it.
+    ``None`` lets the sampler attribute it. ``lost`` says the energy since the previous good
+    read is unknown for good (a counter step rejected as impossible, the sensor re-based on
+    this read): the sampler records that time as a gap. ``lower_bound`` says the energy since
+    the previous read may miss counter wraps (a gap longer than the counter's wrap period).
     """
 
     device_id: str
     energy_j: float | None
     power_w: float | None = None
     process_share: float | None = None
+    lost: bool = False
+    lower_bound: bool = False
 
 
 @dataclass(frozen=True)

@@ -471,3 +471,78 @@ def test_every_read_failing_is_never_measured_zero(tmp_path: Path, clock: FakeCl
     for _ in range(3):
         clock.advance(1.0)
         assert energies(sensor)["rapl:package-0"] is None
+
+
+# -- lost data is flagged (issue 16, point 6) and reads never hang (issue 9, defect 1) ------
+def test_rejected_jump_is_reported_as_lost(tmp_path: Path, clock: FakeClock) -> None:
+    root = make_powercap_tree(tmp_path, server_domains(sockets=1, dram=False))
+    sensor = open_sensor(root, clock)
+    advance(root, "intel-rapl:0", 50_000.0)
+    clock.advance(1.0)
+    (reading,) = sensor.read()
+    assert reading.energy_j is None and reading.lost
+
+
+def test_stall_longer_than_the_wrap_period_is_a_lower_bound(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    root = make_powercap_tree(
+        tmp_path, {"intel-rapl:0": {"name": "package-0", "max_energy_range_uj": 100_000_000}}
+    )  # 100 J: the shortest wrap period at 2 kW is 0.05 s
+    sensor = open_sensor(root, clock)
+    advance(root, "intel-rapl:0", 1.0)
+    clock.advance(0.04)
+    (reading,) = sensor.read()
+    assert not reading.lower_bound
+    advance(root, "intel-rapl:0", 30.0)
+    clock.advance(600.0)  # no failed read: the process was suspended
+    (reading,) = sensor.read()
+    assert reading.energy_j == pytest.approx(31.0) and reading.lower_bound
+
+
+def test_fifo_in_place_of_energy_uj_is_a_failed_read_not_a_hang(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import os
+
+    root = make_powercap_tree(tmp_path, server_domains(sockets=1, dram=False))
+    sensor = open_sensor(root, clock)
+    path = root / "class" / "powercap" / "intel-rapl:0" / "energy_uj"
+    path.unlink()
+    os.mkfifo(path)
+    clock.advance(1.0)
+    assert energies(sensor)["rapl:package-0"] is None
+
+
+def test_fifo_at_probe_leaves_the_zone_out(tmp_path: Path) -> None:
+    import os
+
+    root = make_powercap_tree(tmp_path, server_domains(sockets=1, dram=True))
+    path = root / "class" / "powercap" / "intel-rapl:0" / "energy_uj"
+    path.unlink()
+    os.mkfifo(path)
+    sensor = rapl.probe(ProbeContext(sysfs_root=root))
+    assert isinstance(sensor, rapl.RaplSensor)
+    assert [d.device_id for d in sensor.devices()] == ["rapl:dram-0"]
+
+
+def test_read_that_never_returns_is_abandoned(tmp_path: Path, clock: FakeClock) -> None:
+    import threading
+
+    root = make_powercap_tree(tmp_path, server_domains(sockets=1, dram=False))
+    sensor = open_sensor(root, clock)
+    release = threading.Event()
+
+    def stuck(path: Path) -> str:
+        release.wait()
+        return _sysfs.raw_read(path)
+
+    previous = _sysfs.set_raw_reader(stuck)
+    old, _sysfs.READ_TIMEOUT_S = _sysfs.READ_TIMEOUT_S, 0.05
+    try:
+        assert energies(sensor)["rapl:package-0"] is None
+        assert energies(sensor)["rapl:package-0"] is None  # fails fast while still stuck
+    finally:
+        release.set()
+        _sysfs.set_raw_reader(previous)
+        _sysfs.READ_TIMEOUT_S = old

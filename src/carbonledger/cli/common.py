@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_ledger_option",
+    "check_output_path",
     "open_ledger_for_reading",
     "print_json",
     "settings_from_args",
@@ -75,3 +76,23 @@ def write_output(text: str, path: str | None) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def check_output_path(path: str | None, option: str = "-o") -> None:
+    """Refuse an output file that cannot be written before any work is done (not after).
+
+    ``None`` and ``-`` (stdout) pass. A folder, a missing parent folder or an unwritable
+    one is a one-line :class:`ConfigError`.
+    """
+    import os
+
+    if path is None or path == "-":
+        return
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise ConfigError(f"cannot write {option} {path}: it is a folder")
+    if not os.path.isdir(parent):
+        raise ConfigError(f"cannot write {option} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"cannot write {option} {path}: folder {parent} is not writable")

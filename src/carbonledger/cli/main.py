@@ -16,7 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from carbonledger import __version__
+from carbonledger.cli.common import check_output_path
 from carbonledger.errors import CarbonLedgerError
+from carbonledger.limits import check_cli_numbers
+from carbonledger.safetext import SafeStream, term
 
 __all__ = ["EXIT_BAD_DATA", "EXIT_USAGE", "build_parser", "main"]
 
@@ -51,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its output passes through :class:`SafeStream` (no escapes)."""
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None:
+        sys.stdout = SafeStream(sys.stdout)
+    if sys.stderr is not None:
+        sys.stderr = SafeStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -62,9 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        check_cli_numbers(vars(args))
+        check_output_path(getattr(args, "output", None))
         return int(handler(args))
     except CarbonLedgerError as exc:
-        print(f"carbonledger: error: {exc}", file=sys.stderr)
+        print(f"carbonledger: error: {term(exc)}", file=sys.stderr)
         return EXIT_BAD_DATA
     except KeyboardInterrupt:
         return 130
@@ -73,15 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OverflowError, RecursionError) as exc:
         print(f"carbonledger: error: a number or input is out of range ({exc})", file=sys.stderr)
         return EXIT_BAD_DATA
+    except UnicodeError as exc:  # text that is not UTF-8 (argv bytes) where text is needed
+        print(f"carbonledger: error: not valid UTF-8 text ({term(exc)})", file=sys.stderr)
+        return EXIT_BAD_DATA
     except OSError as exc:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        print(f"carbonledger: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"carbonledger: error: {term(exc.strerror or exc)}{term(where)}", file=sys.stderr)
         return EXIT_BAD_DATA
     except Exception as exc:
         if args.verbose:
             raise
         print(
-            f"carbonledger: internal error: {type(exc).__name__}: {exc} (run with -v for details)",
+            f"carbonledger: internal error: {type(exc).__name__}: {term(exc)} "
+            "(run with -v for details)",
             file=sys.stderr,
         )
         return 1

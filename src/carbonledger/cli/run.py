@@ -13,6 +13,7 @@ from typing import Any
 from carbonledger.cli.common import add_ledger_option, settings_from_args
 from carbonledger.errors import ConfigError
 from carbonledger.jsonutil import dumps
+from carbonledger.limits import MAX_FUNCTIONAL_UNIT_COUNT
 from carbonledger.records import PHASES, RunStatus
 
 __all__ = ["register"]
@@ -95,9 +96,10 @@ def parse_functional_unit(text: str | None) -> tuple[str, float] | None:
         value = float(count)
     except ValueError:
         value = -1.0
-    if not sep or not name or not value > 0:
+    if not sep or not name or not 0 < value <= MAX_FUNCTIONAL_UNIT_COUNT:
         raise ConfigError(
-            f"--functional-unit must be NAME=COUNT with a positive count, got {text!r}"
+            "--functional-unit must be NAME=COUNT with a positive, finite count "
+            f"(at most {MAX_FUNCTIONAL_UNIT_COUNT:g}), got {text!r}"
         )
     return name, value
 

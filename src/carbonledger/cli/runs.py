@@ -11,7 +11,9 @@ from carbonledger.cli.common import (
     print_json,
     settings_from_args,
 )
+from carbonledger.cli.summary import cell
 from carbonledger.errors import CarbonLedgerError
+from carbonledger.safetext import term
 
 __all__ = ["register"]
 
@@ -88,13 +90,14 @@ def handle_runs(args: argparse.Namespace) -> int:
     for r in rows:
         started = (r["started_at"] or "")[:19].replace("T", " ")
         print(
-            f"{r['run_id'][:12]:<12}  {r['name'][:24]:<24} {r['phase']:<15} {r['status']:<11} "
+            f"{r['run_id'][:12]:<12}  {cell(r['name'], 24):<24} {cell(r['phase'], 15):<15} "
+            f"{r['status']:<11} "
             f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
             f"{format_mass_kg(r['total_kgco2e']):>14}"
         )
     for r in rows:
         if "error" in r:
-            print(f"note: run {r['run_id'][:12]} cannot be priced: {r['error']}")
+            print(term(f"note: run {r['run_id'][:12]} cannot be priced: {r['error']}"))
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import unicodedata
 from typing import Any
 
 from carbonledger.cli.common import (
@@ -12,13 +11,15 @@ from carbonledger.cli.common import (
     print_json,
     settings_from_args,
 )
+from carbonledger.safetext import term
 
 __all__ = ["cell", "register"]
 
 
 def cell(text: Any, width: int) -> str:
-    """User text for a terminal table: control characters shown as ``?``, cut to ``width``."""
-    shown = "".join("?" if unicodedata.category(ch).startswith("C") else ch for ch in str(text))
+    """User text for a terminal table: control characters escaped visibly (``\\x1b``, see
+    :func:`carbonledger.safetext.term`), cut to ``width``."""
+    shown = term(text)
     return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 

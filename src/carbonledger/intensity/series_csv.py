@@ -14,23 +14,27 @@ Two formats are recognised from the header:
   zone is the ``zone`` argument or else the file name's stem; the basis is what the caller
   declares with ``basis`` (pass ``"unknown"`` when you do not know it).
 
-Rows must be strictly ascending in time. Any malformed row raises
-:class:`~carbonledger.errors.DataError` naming the file and line.
+Rows must be strictly ascending in time; values lie between 0 and
+:data:`~carbonledger.limits.MAX_INTENSITY_G_PER_KWH`. Any malformed row raises
+:class:`~carbonledger.errors.DataError` naming the file and line, as soon as it is read:
+the file is streamed, never read whole.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from carbonledger.errors import ConfigError, DataError
 from carbonledger.intensity.base import BASES
 from carbonledger.intensity.series import IntensitySeries
+from carbonledger.limits import MAX_INTENSITY_G_PER_KWH, MAX_SERIES_LINE_CHARS
 
 __all__ = ["PLAIN_TIME_COLUMNS", "PLAIN_VALUE_COLUMNS", "load_series", "parse_time"]
 
@@ -61,36 +65,77 @@ def parse_time(text: str) -> float:
 def load_series(
     path: str | os.PathLike[str], *, basis: str = "lifecycle", zone: str | None = None
 ) -> IntensitySeries:
-    """The intensity series in the CSV file at ``path`` (format detected from its header)."""
+    """The intensity series in the CSV file at ``path`` (format detected from its header).
+
+    The file is validated while it is streamed (csv reader over the open file, values kept
+    in ``array('d')``): a bad line is refused as soon as it is read, a line longer than
+    :data:`~carbonledger.limits.MAX_SERIES_LINE_CHARS` is refused without reading it whole,
+    and memory stays a few bytes per row.
+    """
     if basis not in BASES:
         raise ConfigError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        fh = open(file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise DataError(f"cannot read intensity series {file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{file}: not UTF-8 text") from None
-    header, rows = _split(text)
-    if header is None or not any(cell.strip() for cell in header):
-        raise DataError(f"{file}: empty file (no header)")
-    columns = [cell.strip().lower() for cell in header]
-    if _EM_TIME in columns and _EM_ZONE in columns:
-        return _electricitymaps(file, columns, rows, basis, zone)
-    return _plain(file, columns, rows, basis, zone)
+    lines = _Lines(fh, file)
+    try:
+        reader = csv.reader(lines)
+        rows = _numbered(reader, lines)
+        header = next(rows, (1, None))[1]
+        if header is None or not any(cell.strip() for cell in header):
+            raise DataError(f"{file}: empty file (no header)")
+        columns = [cell.strip().lower() for cell in header]
+        if _EM_TIME in columns and _EM_ZONE in columns:
+            return _electricitymaps(file, columns, rows, basis, zone)
+        return _plain(file, columns, rows, basis, zone)
+    except OSError as exc:
+        raise DataError(f"cannot read intensity series {file}: {exc.strerror or exc}") from None
+    finally:
+        fh.close()
 
 
-def _split(text: str) -> tuple[list[str] | None, Iterable[tuple[int, list[str]]]]:
-    """(header, numbered rows). Without quotes a line is its fields (fast path); with
-    quotes, the csv module parses it (fields may then hold commas and newlines)."""
-    if '"' not in text:
-        lines = text.splitlines()
-        if not lines:
-            return None, ()
-        return lines[0].split(","), enumerate([line.split(",") for line in lines[1:]], 2)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    return header, [(reader.line_num, row) for row in reader]
+class _Lines:
+    """The file's lines decoded one by one (a BOM is skipped), each at most
+    MAX_SERIES_LINE_CHARS bytes long; a longer line or one that is not UTF-8 is a DataError."""
+
+    def __init__(self, fh: BinaryIO, file: Path) -> None:
+        self.fh = fh
+        self.file = file
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.fh.readline(MAX_SERIES_LINE_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_SERIES_LINE_CHARS:
+            raise DataError(
+                f"{self.file.name} line {self.number}: longer than "
+                f"{MAX_SERIES_LINE_CHARS:,} bytes (not an intensity series)"
+            )
+        if self.number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{self.file.name} line {self.number}: not UTF-8 text") from None
+
+
+def _numbered(reader: Iterator[list[str]], lines: _Lines) -> Iterator[tuple[int, list[str] | None]]:
+    """(line number, row) for each row; a CSV syntax error is a DataError naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{lines.file.name} line {lines.number}: {exc}") from None
+        yield lines.number, row
 
 
 def _column(file: Path, columns: Sequence[str], names: Sequence[str], what: str) -> int:
@@ -116,7 +161,7 @@ def _em_value_column(file: Path, columns: Sequence[str], basis: str) -> int:
 def _electricitymaps(
     file: Path,
     columns: list[str],
-    rows: Iterable[tuple[int, list[str]]],
+    rows: Iterable[tuple[int, list[str] | None]],
     basis: str,
     zone: str | None,
 ) -> IntensitySeries:
@@ -146,7 +191,7 @@ def _electricitymaps(
 def _plain(
     file: Path,
     columns: list[str],
-    rows: Iterable[tuple[int, list[str]]],
+    rows: Iterable[tuple[int, list[str] | None]],
     basis: str,
     zone: str | None,
 ) -> IntensitySeries:
@@ -178,21 +223,23 @@ class _Extra:
 def _collect(
     file: Path,
     columns: list[str],
-    rows: Iterable[tuple[int, list[str]]],
+    rows: Iterable[tuple[int, list[str] | None]],
     i_time: int,
     i_value: int,
     i_est: int | None,
     i_zone: int | None,
 ) -> tuple[tuple[float, ...], tuple[float, ...], _Extra]:
-    times: list[float] = []
-    values: list[float] = []
-    estimated: list[bool] = []
+    times = array("d")
+    values = array("d")
+    estimated = bytearray()
     extra = _Extra()
     needed = max(i for i in (i_time, i_value, i_est, i_zone) if i is not None) + 1
     time_col, value_col = columns[i_time], columns[i_value]
     previous = -math.inf
     name = file.name
     for line, row in rows:
+        if row is None:
+            continue
         if len(row) < needed:
             if not row or not any(field.strip() for field in row):
                 continue  # a blank line
@@ -218,10 +265,10 @@ def _collect(
             raise DataError(
                 f"{name} line {line}: {raw_value!r} is not a number in column {value_col}"
             ) from None
-        if not (math.isfinite(value) and value >= 0):
+        if not (math.isfinite(value) and 0 <= value <= MAX_INTENSITY_G_PER_KWH):
             raise DataError(
-                f"{name} line {line}: {raw_value!r} is not a finite, non-negative intensity "
-                f"in column {value_col}"
+                f"{name} line {line}: {raw_value!r} is not a finite intensity between 0 and "
+                f"{MAX_INTENSITY_G_PER_KWH:g} g/kWh in column {value_col}"
             )
         if i_est is not None:
             flag = row[i_est].strip().lower()
@@ -243,5 +290,5 @@ def _collect(
         times.append(at)
         values.append(value)
     if i_est is not None:
-        extra.estimated = tuple(estimated)
+        extra.estimated = tuple(flag == 1 for flag in estimated)
     return tuple(times), tuple(values), extra

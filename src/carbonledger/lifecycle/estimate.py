@@ -34,14 +34,16 @@ DEFAULT_LIFETIME_YEARS = 4.0
 PUE_MAX = 5.0
 
 
-# Sanity bounds, far beyond any real job: they keep the arithmetic finite and catch typos.
-MAX_POWER_W = 1e9  # a gigawatt per device
-MAX_INTENSITY_G_PER_KWH = 10_000.0  # the dirtiest grids are near 1,000
-MAX_HOURS = 1e6  # over a century of wall clock
-MAX_DEVICE_HOURS = 1e12
-MAX_MEMORY_GB = 1e9
-MAX_EMBODIED_KG = 1e9
-MAX_LIFETIME_YEARS = 100.0
+# Sanity bounds, far beyond any real job (carbonledger.limits says why each is where it is).
+from carbonledger.limits import (  # noqa: E402
+    MAX_DEVICE_HOURS,
+    MAX_EMBODIED_KG,
+    MAX_HOURS,
+    MAX_INTENSITY_G_PER_KWH,
+    MAX_LIFETIME_YEARS,
+    MAX_MEMORY_GB,
+    MAX_POWER_W,
+)
 
 
 def _number(

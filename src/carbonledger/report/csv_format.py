@@ -1,4 +1,8 @@
-"""CSV: one row per run with the main columns, or one row per sample with ``--samples``."""
+"""CSV: one row per run with the main columns, or one row per sample with ``--samples``.
+
+Text cells that start like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, CR) get
+a leading ``'`` (:func:`carbonledger.safetext.csv_cell`, as OWASP recommends).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import csv
 import io
 
 from carbonledger.report.base import ReportInput
+from carbonledger.safetext import csv_cell
 
 __all__ = ["RUN_COLUMNS", "SAMPLE_COLUMNS", "render"]
 
@@ -38,7 +43,8 @@ SAMPLE_COLUMNS = ("run_id", "device", "t_start", "t_end", "host_energy_j", "ener
 
 
 def _cell(value: object) -> object:
-    return "" if value is None else value
+    """None as an empty cell; text that starts like a formula neutralised (safetext.csv_cell)."""
+    return "" if value is None else csv_cell(value)
 
 
 def render(data: ReportInput) -> str:
@@ -48,16 +54,8 @@ def render(data: ReportInput) -> str:
         writer.writerow(SAMPLE_COLUMNS)
         for fp in data.footprints:
             for s in data.samples.get(fp.run_id or "", ()):
-                writer.writerow(
-                    [
-                        fp.run_id,
-                        s.device_id,
-                        s.t_start,
-                        s.t_end,
-                        _cell(s.host_energy_j),
-                        _cell(s.energy_j),
-                    ]
-                )
+                row = [fp.run_id, s.device_id, s.t_start, s.t_end, s.host_energy_j, s.energy_j]
+                writer.writerow([_cell(v) for v in row])
         return out.getvalue()
     writer.writerow(RUN_COLUMNS)
     for fp in data.footprints:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.report.base import ReportInput
+from carbonledger.safetext import term
 
 __all__ = ["format_energy_kwh", "format_mass_kg", "render", "summary"]
 
@@ -85,7 +86,8 @@ def summary(fp: Footprint) -> str:
         )
     for warning in d["warnings"]:
         lines.append(f"  note    {warning}")
-    return "\n".join(lines)
+    # user text (names, tags, span paths, sources) cannot act on the terminal or break lines
+    return "\n".join(term(line) for line in lines)
 
 
 def render(data: ReportInput) -> str:

@@ -3,7 +3,17 @@
 Each read turns the sensors' cumulative energies into one :class:`Sample` per device for
 the interval since that device's previous good read, so time spent reading is never lost.
 The first read happens in :meth:`Sampler.start`, so short runs are measured. A sensor that
-raises is logged once and dropped; the others go on. Nothing here raises into the host.
+raises is logged once and dropped; the others go on. Nothing here raises into the host, and
+nothing blocks it for long: :meth:`Sampler.stop` returns within ``stop_timeout_s`` whatever
+the sensors do (a read stuck in a driver is abandoned, its time recorded as a gap), and
+:meth:`Sampler.read_now` never waits for the lock longer than that.
+
+Lost time is recorded, not hidden. A device that gives no reading for ``gap_after_s``, a
+counter step its sensor rejected as impossible (``Reading.lost``), a counter that went
+backwards, a dropped sensor, and a device still missing at the last read each give a
+:class:`Sample` with ``None`` energies over the missing time (an explicit gap, so pricing
+states the total as a lower bound). An interval that may hide counter wraps
+(``Reading.lower_bound``) is counted and flagged in :attr:`Sampler.errors`.
 """
 
 from __future__ import annotations
@@ -16,15 +26,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from carbonledger.records import Component, DeviceInfo, Sample, Scope
+from carbonledger.records import Component, DeviceInfo, Reading, Sample, Scope
 from carbonledger.sensors.base import Sensor
 
 if TYPE_CHECKING:
     from carbonledger.sampling.attribution import Shares
 
-__all__ = ["DeviceTotals", "Sampler"]
+__all__ = ["GAP_AFTER_S", "STOP_TIMEOUT_S", "DeviceTotals", "Sampler"]
 
 log = logging.getLogger(__name__)
+
+# stop() returns within this many seconds whatever the sensors do (half for the thread to
+# finish its read, half for the last read and closing the sensors).
+STOP_TIMEOUT_S = 5.0
+# A device without a reading for this long has its missing time recorded as a gap as it goes
+# (a zone that vanished for good); shorter outages are bridged exactly by the counter.
+GAP_AFTER_S = 10.0
 
 
 @dataclass
@@ -36,6 +53,8 @@ class DeviceTotals:
     last_t: float | None = None  # unix time of the last good read
     last_counter_j: float | None = None
     ok: bool = True  # False once its sensor was dropped
+    missing: bool = False  # the latest read of this device failed
+    gap_recorded: bool = False  # missing time up to last_t was recorded: re-base on return
 
 
 class Sampler:
@@ -55,8 +74,13 @@ class Sampler:
         shares: Callable[[], Shares] | None = None,
         on_samples: Callable[[list[Sample]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
+        gap_after_s: float = GAP_AFTER_S,
     ) -> None:
         self.interval_s = interval_s
+        self.stop_timeout_s = stop_timeout_s
+        self.gap_after_s = gap_after_s
+        self._closed = False
         self.scope = scope
         self._sensors = list(sensors)
         self._shares = shares
@@ -84,29 +108,79 @@ class Sampler:
         self._tick_listeners.append(listener)
 
     def read_now(self) -> dict[str, DeviceTotals]:
-        """Read every sensor now; returns a copy of the cumulative totals."""
-        with self._lock:
-            self._read_locked()
-            return {
-                k: DeviceTotals(v.host_energy_j, v.energy_j, v.last_t)
-                for k, v in self.totals.items()
-            }
+        """Read every sensor now; returns a copy of the cumulative totals.
+
+        Never waits for the lock longer than ``stop_timeout_s``: when the sampler thread is
+        stuck in a sensor read, the totals so far are returned.
+        """
+        if self._lock.acquire(timeout=self.stop_timeout_s):
+            try:
+                if not self._closed:
+                    self._read_locked()
+            finally:
+                self._lock.release()
+        else:
+            self._record_error("a sensor read is stuck; span boundary taken from the last read")
+        return self._copy_totals()
 
     def stop(self) -> None:
-        """Stop the thread, take a last read, close the sensors. Safe to call twice."""
+        """Stop the thread, take a last read, close the sensors. Safe to call twice.
+
+        Returns within ``stop_timeout_s`` whatever the sensors do: a thread or a last read
+        stuck in a sensor is abandoned (daemon threads), its devices marked lost from their
+        last good read, so the tracker records the rest of the run as a gap.
+        """
         self._stop.set()
+        budget = self.stop_timeout_s / 2
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(5.0, 3 * self.interval_s))
-        with self._lock:
-            if self._sensors:
-                self._read_locked()
-            for sensor in self._sensors:
+            thread.join(timeout=budget)
+        if self._closed:
+            return
+        done = threading.Event()
+
+        def last_read() -> None:
+            try:
+                if not self._lock.acquire(timeout=budget):
+                    return
                 try:
-                    sensor.close()
-                except Exception as exc:
-                    log.debug("closing sensor %s failed: %s", sensor.kind, exc)
-            self._sensors = []
+                    if self._sensors and not self._closed:
+                        self._read_locked(final=True)
+                    self._close_sensors()
+                    self._closed = True
+                finally:
+                    self._lock.release()
+            except Exception as exc:
+                self._record_error(f"last read failed: {exc!r}")
+            finally:
+                done.set()
+
+        if threading.current_thread() is thread:  # stop() from a tick listener: no waiting
+            last_read()
+        else:
+            threading.Thread(target=last_read, name="carbonledger-last-read", daemon=True).start()
+            done.wait(budget + 0.1)
+        if not self._closed:
+            self._closed = True  # a stuck read that returns later records nothing
+            self._record_error(
+                f"a sensor read did not return within {self.stop_timeout_s:g} s; it was "
+                "abandoned and the end of the run is recorded as a gap"
+            )
+            for totals in self.totals.values():
+                totals.ok = False
+
+    def _copy_totals(self) -> dict[str, DeviceTotals]:
+        return {
+            k: DeviceTotals(v.host_energy_j, v.energy_j, v.last_t) for k, v in self.totals.items()
+        }
+
+    def _close_sensors(self) -> None:
+        for sensor in self._sensors:
+            try:
+                sensor.close()
+            except Exception as exc:
+                log.debug("closing sensor %s failed: %s", sensor.kind, exc)
+        self._sensors = []
 
     # -- internals ----------------------------------------------------------------
     def _loop(self) -> None:
@@ -123,7 +197,7 @@ class Sampler:
                 return
             try:
                 with self._lock:
-                    if self._stop.is_set():
+                    if self._stop.is_set() or self._closed:
                         return
                     self._read_locked()
                 for listener in list(self._tick_listeners):
@@ -136,7 +210,7 @@ class Sampler:
             self.errors.append(message)
             log.warning("%s", message)
 
-    def _read_locked(self) -> None:
+    def _read_locked(self, *, final: bool = False) -> None:
         self.reads += 1
         shares = self._safe_shares()
         batch: list[Sample] = []
@@ -144,16 +218,14 @@ class Sampler:
             try:
                 readings = sensor.read()
             except Exception as exc:
-                self._drop(sensor, exc)
+                batch.extend(self._drop(sensor, exc))
                 continue
             t = self._clock()
             for reading in readings:
-                sample = self._advance(
-                    reading.device_id, t, reading.energy_j, reading.process_share, shares
-                )
+                sample = self._advance(reading, t, shares, final=final)
                 if sample is not None:
                     batch.append(sample)
-        if batch and self._on_samples is not None:
+        if batch and self._on_samples is not None and not self._closed:
             self._on_samples(batch)
 
     def _safe_shares(self) -> Shares | None:
@@ -182,26 +254,69 @@ class Sampler:
         # a GPU whose sensor cannot tell: the run holds the device
         return 1.0
 
+    def _gap(self, device_id: str, totals: DeviceTotals, t: float) -> Sample | None:
+        """Record ``[last_t, t]`` as time without a reading; the next good read re-bases."""
+        start = totals.last_t
+        totals.last_t = t
+        totals.gap_recorded = True
+        if start is None or t <= start:
+            return None
+        return Sample(device_id, start, t, None, None)
+
     def _advance(
-        self,
-        device_id: str,
-        t: float,
-        counter_j: float | None,
-        process_share: float | None,
-        shares: Shares | None,
+        self, reading: Reading, t: float, shares: Shares | None, *, final: bool = False
     ) -> Sample | None:
+        device_id, counter_j = reading.device_id, reading.energy_j
         totals = self.totals.get(device_id)
-        if totals is None or counter_j is None:
+        if totals is None:
+            return None
+        if reading.lost:
+            self._record_error(
+                f"{device_id}: a counter step was rejected as impossible; that interval is "
+                "recorded as a gap and the energy is a lower bound"
+            )
+            sample = self._gap(device_id, totals, t)
+            totals.gap_recorded = totals.missing = False  # the sensor re-based at this read
+            if counter_j is not None:
+                totals.last_counter_j = counter_j
+            return sample
+        if counter_j is None:
+            totals.missing = True
+            if totals.last_t is None:
+                return None
+            if final or t - totals.last_t >= self.gap_after_s:
+                self._record_error(
+                    f"{device_id}: no reading for more than {self.gap_after_s:g} s or at the "
+                    "end of the run; the missing time is recorded as a gap and the energy "
+                    "is a lower bound"
+                )
+                return self._gap(device_id, totals, t)
             return None
         if totals.last_counter_j is None or totals.last_t is None:
             totals.last_counter_j, totals.last_t = counter_j, t
             return None
+        if totals.gap_recorded:
+            # the counter's difference overlaps time already recorded as a gap: re-base
+            sample = self._gap(device_id, totals, t)
+            totals.last_counter_j, totals.missing, totals.gap_recorded = counter_j, False, False
+            return sample
+        totals.missing = False
         delta_j = counter_j - totals.last_counter_j
         if delta_j < 0:
-            self._record_error(f"{device_id}: cumulative energy went backwards; interval skipped")
-            totals.last_counter_j, totals.last_t = counter_j, t
-            return None
-        share = self._share_for(device_id, process_share, shares)
+            self._record_error(
+                f"{device_id}: cumulative energy went backwards; that interval is recorded as "
+                "a gap and the energy is a lower bound"
+            )
+            sample = self._gap(device_id, totals, t)
+            totals.last_counter_j, totals.gap_recorded = counter_j, False
+            return sample
+        if reading.lower_bound:
+            self._record_error(
+                f"{device_id}: an interval was longer than the counter's shortest wrap period "
+                "(a stall or a suspended process); wraps may have been missed and the energy "
+                "is a lower bound"
+            )
+        share = self._share_for(device_id, reading.process_share, shares)
         attributed = None if share is None else delta_j * share
         sample = Sample(device_id, totals.last_t, t, delta_j, attributed)
         totals.host_energy_j += delta_j
@@ -210,10 +325,17 @@ class Sampler:
         totals.last_counter_j, totals.last_t = counter_j, t
         return sample
 
-    def _drop(self, sensor: Sensor, exc: BaseException) -> None:
+    def _drop(self, sensor: Sensor, exc: BaseException) -> list[Sample]:
         self._record_error(f"sensor {sensor.kind} failed and was dropped: {exc!r}")
         self._sensors.remove(sensor)
+        t = self._clock()
+        gaps = []
         for device in sensor.devices():
-            self.totals[device.device_id].ok = False
+            totals = self.totals[device.device_id]
+            totals.ok = False
+            gap = self._gap(device.device_id, totals, t)  # the tracker records the rest at stop
+            if gap is not None:
+                gaps.append(gap)
         with contextlib.suppress(Exception):
             sensor.close()
+        return gaps

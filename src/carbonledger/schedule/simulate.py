@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import ConfigError, DataError
 from carbonledger.intensity.series import IntensitySeries
+from carbonledger.limits import MAX_INTENSITY_G_PER_KWH
 from carbonledger.schedule.planner import plan_zone, savings_pct
 from carbonledger.schedule.timeparse import format_duration, format_time
 
@@ -122,6 +123,12 @@ def simulate(
         raise ConfigError(
             f"simulate needs a duration > 0 and extra time ≥ 0, got {duration_s!r}, {extra_s!r}"
         )
+    peak = max(series.values_g_per_kwh)
+    if peak > MAX_INTENSITY_G_PER_KWH:  # beyond any grid; would overflow the sums
+        raise DataError(
+            f"intensity series for {series.zone}: value {peak:g} g/kWh is above the "
+            f"{MAX_INTENSITY_G_PER_KWH:g} g/kWh limit (carbonledger.limits)"
+        )
     window_s = duration_s + extra_s
     times = np.asarray(series.times, dtype=np.float64)
     starts = times[times + window_s <= series.end + 1e-9 * max(1.0, abs(series.end))]
@@ -183,8 +190,8 @@ def _uniform_units(
         if abs((b - a) - step) > 1e-9 * step:
             return None
     k, w = duration_s / step, extra_s / step
-    if abs(k - round(k)) > 1e-9 or abs(w - round(w)) > 1e-9:
-        return None
+    if abs(k - round(k)) > 1e-9 or abs(w - round(w)) > 1e-9 or round(k) < 1:
+        return None  # not whole steps (or a duration shorter than one step)
     return round(k), round(w)
 
 
@@ -240,6 +247,8 @@ def _stats(base: FloatArray, planned: FloatArray) -> PolicyStats:
     safe = np.where(base > 0, base, 1.0)
     savings = np.where(base > 0, 100.0 * (base - planned) / safe, 0.0)
     total_base = float(base.sum())
+    if not (np.isfinite(savings).all() and np.isfinite(total_base)):
+        raise DataError("the simulation overflowed: intensity values out of range")
     return PolicyStats(
         n_jobs=int(savings.size),
         mean_savings_pct=float(savings.mean()),

@@ -340,7 +340,6 @@ class RaplSensor:
             )
         t = self._clock()
         dt = t - state.last_t
-        after_gap = state.failing
         try:
             delta_j = uj_to_j(counter_delta(state.last_uj, raw, max_range))
         except ValueError:
@@ -353,10 +352,13 @@ class RaplSensor:
                 f"{dt:.3g} s (reset or misread); that interval is not counted",
             )
             state.last_uj, state.last_t, state.failing = raw, t, False
-            return Reading(domain.device_id, None)
-        if after_gap and max_range is not None:
+            return Reading(domain.device_id, None, lost=True)
+        lower_bound = False
+        if max_range is not None:
             wrap_period_s = uj_to_j(max_range) / self._max_power_w
             if dt > wrap_period_s:
+                # failed reads, a stalled sampler or a suspended process: whole wraps may hide
+                lower_bound = True
                 self._log_once(
                     state,
                     "long-gap",
@@ -367,7 +369,7 @@ class RaplSensor:
         state.energy_j += delta_j
         state.last_uj, state.last_t, state.failing = raw, t, False
         power_w = delta_j / dt if dt > 0 else None
-        return Reading(domain.device_id, state.energy_j, power_w)
+        return Reading(domain.device_id, state.energy_j, power_w, lower_bound=lower_bound)
 
 
 def probe(ctx: ProbeContext, *, clock: Callable[[], float] = time.monotonic) -> RaplSensor | Absent:

@@ -42,20 +42,12 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-SHORT_SECRET_CHARS = 8
-
-
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``. A short secret (under
-    8 characters) is masked only where it stands alone, not inside other words, so that a
-    one-letter token does not turn every ``t`` of a message into ``***``."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        if len(secret) >= SHORT_SECRET_CHARS:
-            text = text.replace(secret, REDACTED)
-        else:
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
-            text = re.sub(pattern, REDACTED, text)
-    return text
+    """``text`` with every non-empty secret replaced by ``***`` (a short secret only where it
+    stands as a whole token, so it cannot garble the message)."""
+    from carbonledger.redact import mask_secrets
+
+    return mask_secrets(text, secrets)
 
 
 def without_userinfo(url: str) -> str:
