@@ -66,7 +66,12 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "markdown": "carbonledger.report.markdown:render",
         "statement": "carbonledger.report.statement:render",
     },
-    "carbonledger.exporters": {},
+    "carbonledger.exporters": {
+        "prometheus": "carbonledger.exporters.prometheus:PrometheusExporter",
+        "otel": "carbonledger.exporters.otel:OtelExporter",
+        "mlflow": "carbonledger.integrations.mlflow:MlflowSink",
+        "wandb": "carbonledger.integrations.wandb:WandbSink",
+    },
 }
 
 
