@@ -92,12 +92,14 @@ class LedgerCollector:
         self._totals = totals
 
     def collect(self) -> Iterator[Any]:
-        yield from families(self._totals.snapshot(), _client())
+        _client()
+        yield from families(
+            self._totals.snapshot(), importlib.import_module("prometheus_client.core")
+        )
 
 
-def families(snap: Snapshot, prom: Any) -> Iterator[Any]:
-    """The metric families of one snapshot (``prom`` is the prometheus_client module)."""
-    core = prom.core
+def families(snap: Snapshot, core: Any) -> Iterator[Any]:
+    """The metric families of one snapshot (``core`` is ``prometheus_client.core``)."""
     devices = {d.device_id: d for d in snap.devices}
     energy = core.CounterMetricFamily(
         f"{PREFIX}_energy_joules",
