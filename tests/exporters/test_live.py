@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.exporters.events import CPU, GPU, started
 
 from carbonledger.events import RunEnded
 from carbonledger.exporters._live import LiveTotals
 from carbonledger.lifecycle.plan import plan_for
 from carbonledger.records import RunStatus, Sample
-from tests.exporters.events import CPU, GPU, started
 
 
 def test_attributed_energy_and_emissions_sum_the_run_samples() -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engines import require_module
 
 import carbonledger as cl
 from carbonledger.errors import ConfigError
 from carbonledger.exporters.prometheus import parse_listen_address
 from carbonledger.records import Component
 from carbonledger.sensors.fake import FakeSensor, fake_device
-from tests.engines import require_module
 
 
 def _sensors() -> list[FakeSensor]:
@@ -74,7 +74,8 @@ def test_metrics_follow_the_naming_rules() -> None:
         assert {s.labels["component"] for s in energy} == {"cpu", "gpu"}
         assert all(s.labels["run"] == run.run_id and s.labels["name"] == "prom" for s in energy)
         assert all(s.value > 0 for s in energy)
-        assert all(set(s.labels) == {"run", "name", "component", "device", "method"} for s in energy)
+        keys = {"run", "name", "component", "device", "method"}
+        assert all(set(s.labels) == keys for s in energy)
         host = found["carbonledger_host_energy_joules_total"]
         assert all("run" not in s.labels for s in host)
         grams = found["carbonledger_emissions_grams_total"]

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engines import require_command, require_module
 
 import carbonledger as cl
 from carbonledger.records import Component
 from carbonledger.sensors.fake import FakeSensor, fake_device
-from tests.engines import require_command, require_module
 
 
 def _free_port() -> int:
