@@ -60,7 +60,7 @@ def log_footprint(
     if run is None:
         run = wandb.run
         if run is None:
-            run = wandb.init(name=fp.name, reinit=True)
+            run = wandb.init(name=fp.name)
             started_here = True
     try:
         _log(wandb, run, fp, prefix=prefix, report=report, record=record)
@@ -114,7 +114,7 @@ class WandbSink(BaseSink):
         if target is None:
             target = self._wandb.run
             if target is None:
-                target = self._wandb.init(name=event.record.name, reinit=True)
+                target = self._wandb.init(name=event.record.name)
                 ours = True
         self._targets[event.run_id] = (target, ours)
         self._records[event.run_id] = event.record
