@@ -67,8 +67,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "statement": "carbonledger.report.statement:render",
     },
     "carbonledger.exporters": {
-        "prometheus": "carbonledger.exporters.prometheus:PrometheusExporter",
-        "otel": "carbonledger.exporters.otel:OtelExporter",
+        "prometheus": "carbonledger.exporters.prometheus:shared_exporter",
+        "otel": "carbonledger.exporters.otel:shared_exporter",
         "mlflow": "carbonledger.integrations.mlflow:MlflowSink",
         "wandb": "carbonledger.integrations.wandb:WandbSink",
     },

@@ -78,10 +78,14 @@ def test_hardware_conventions_and_own_names() -> None:
 def test_exporter_by_name_uses_the_global_provider() -> None:
     require_module("opentelemetry.sdk")
     from carbonledger import plugins
-    from carbonledger.exporters.otel import OtelExporter
+    from carbonledger.exporters.otel import OtelExporter, shared_exporter
 
-    assert plugins.load("carbonledger.exporters", "otel") is OtelExporter
-    with cl.track(
-        "global", interval=0.05, sensors=[FakeSensor([fake_device()], {})], sinks=["otel"]
-    ):
-        pass
+    factory = plugins.load("carbonledger.exporters", "otel")
+    assert factory is shared_exporter
+    for name in ("first", "second"):  # one set of instruments for the process
+        sensors = [FakeSensor([fake_device()], {})]
+        with cl.track(name, interval=0.05, sensors=sensors, sinks=["otel"]):
+            pass
+    exporter = factory()
+    assert isinstance(exporter, OtelExporter)
+    assert [r.name for r in exporter.totals.snapshot().runs] == ["first", "second"]

@@ -122,10 +122,35 @@ def test_pull_mode_serves_metrics_on_localhost() -> None:
 def test_exporter_by_name_is_the_prometheus_exporter() -> None:
     require_module("prometheus_client")
     from carbonledger import plugins
-    from carbonledger.exporters.prometheus import PrometheusExporter
+    from carbonledger.exporters.prometheus import PrometheusExporter, shared_exporter
 
-    assert plugins.load("carbonledger.exporters", "prometheus") is PrometheusExporter
+    factory = plugins.load("carbonledger.exporters", "prometheus")
+    assert factory is shared_exporter
     assert "prometheus" in plugins.plugin_names("carbonledger.exporters")
+    if not _port_free(9464):
+        pytest.skip("127.0.0.1:9464 is taken on this machine")
+    try:
+        # run after run in one process share one endpoint on the default port
+        for name in ("first", "second"):
+            with cl.track(name, interval=0.05, sensors=_sensors(), sinks=["prometheus"]):
+                pass
+        exporter = factory()
+        assert isinstance(exporter, PrometheusExporter) and exporter.port == 9464
+        body = urllib.request.urlopen(exporter.url, timeout=10).read().decode()
+        assert 'name="first"' in body and 'name="second"' in body
+    finally:
+        factory().close()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def test_textfile_is_written_atomically_and_privately(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ imported only when an exporter is made (``pip install 'carbonledger[otel]'``).
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from carbonledger.events import BaseSink, RunEnded, RunStarted, RunStopping
 from carbonledger.exporters._live import DEFAULT_MAX_RUNS, LiveTotals
 from carbonledger.records import Sample
 
-__all__ = ["HW_TYPES", "OtelExporter"]
+__all__ = ["HW_TYPES", "OtelExporter", "shared_exporter"]
 
 HW_TYPES = {"cpu": "cpu", "gpu": "gpu", "ram": "memory", "other": "other"}
 
@@ -153,3 +154,17 @@ class OtelExporter(BaseSink):
 
     def on_end(self, event: RunEnded) -> None:
         self.totals.on_end(event)
+
+
+_SHARED: OtelExporter | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_exporter() -> OtelExporter:
+    """The process's exporter on the global meter provider, made on first use: what
+    ``sinks=["otel"]`` gives (instruments are registered once per meter)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = OtelExporter()
+        return _SHARED

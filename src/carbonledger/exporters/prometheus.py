@@ -46,6 +46,7 @@ __all__ = [
     "LedgerCollector",
     "PrometheusExporter",
     "parse_listen_address",
+    "shared_exporter",
 ]
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,20 @@ class PrometheusExporter(BaseSink):
             raise ConfigError("this Prometheus exporter has no textfile")
         data = _client().generate_latest(self.registry)
         write_atomic(self.textfile, data, self._textfile_mode)
+
+
+_SHARED: PrometheusExporter | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_exporter() -> PrometheusExporter:
+    """The process's exporter on ``127.0.0.1:9464``, made on first use: what
+    ``sinks=["prometheus"]`` gives, so run after run in one process share one endpoint."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = PrometheusExporter()
+        return _SHARED
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -100,10 +100,10 @@ def _log(
             entities.Metric(key, value, stamp, step.step) for key, value in step.metrics.items()
         )
     tags = [entities.RunTag(k, v) for k, v in footprint_tags(fp, prefix).items()]
-    for start in range(0, max(len(metrics), 1), 1000):  # MLflow takes 1000 metrics a batch
-        client.log_batch(
-            run_id, metrics=metrics[start : start + 1000], tags=tags if start == 0 else []
-        )
+    # one batch holds at most 1000 entities, 100 of them tags
+    client.log_batch(run_id, metrics=[], tags=tags[:100])
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
     with tempfile.TemporaryDirectory(prefix="carbonledger-mlflow-") as tmp:
         path = os.path.join(tmp, "footprint.json")
         with open(path, "w", encoding="utf-8") as fh:
