@@ -114,3 +114,26 @@ def test_sink_by_name(mlflow: Any) -> None:
     from carbonledger.integrations.mlflow import MlflowSink
 
     assert plugins.load("carbonledger.exporters", "mlflow") is MlflowSink
+
+
+@pytest.mark.slow
+def test_example_script(mlflow: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "mlflow_tracking.py"
+    p = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env=dict(os.environ),
+    )
+    assert p.returncode == 0, p.stderr
+    run_id = p.stdout.split()[-1]
+    data = mlflow.MlflowClient().get_run(run_id).data
+    assert data.metrics["carbonledger/energy_j"] > 0 and data.params["epochs"] == "3"
+    history = mlflow.MlflowClient().get_metric_history(run_id, "carbonledger/span_energy_j")
+    assert sorted(h.step for h in history) == [0, 1, 2]

@@ -154,3 +154,24 @@ def test_sink_by_name(wandb: Any) -> None:
     from carbonledger.integrations.wandb import WandbSink
 
     assert plugins.load("carbonledger.exporters", "wandb") is WandbSink
+
+
+@pytest.mark.slow
+def test_example_script(wandb: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "wandb_tracking.py"
+    p = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env=dict(os.environ),
+    )
+    assert p.returncode == 0, p.stderr
+    history, summary, _folder = _offline_run(tmp_path)
+    assert [row["carbonledger/span"] for row in history if "carbonledger/span" in row] == [0, 1, 2]
+    assert summary["carbonledger/energy_j"] > 0
