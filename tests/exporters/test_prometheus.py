@@ -229,3 +229,25 @@ def test_run_command_reports_a_taken_port() -> None:
         )  # fmt: skip
     assert p.returncode == 3
     assert "cannot serve Prometheus metrics" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_run_command_writes_a_textfile(tmp_path: Path) -> None:
+    require_module("prometheus_client")
+    path = tmp_path / "job.prom"
+    cmd = [sys.executable, "-m", "carbonledger.cli.main", "run", "--quiet", "--name", "batch"]
+    p = subprocess.run(
+        [*cmd, "--prometheus-textfile", str(path), "--", sys.executable, "-c", "pass"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    (info,) = _parse(path.read_text())["carbonledger_run_info"]
+    assert info.labels["name"] == "batch" and info.labels["status"] == "completed"
+    p = subprocess.run(
+        [*cmd, "--prometheus-textfile", str(tmp_path / "job.txt"), "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 3 and "only *.prom" in p.stderr and "Traceback" not in p.stderr
