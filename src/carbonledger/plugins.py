@@ -69,7 +69,12 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "markdown": "carbonledger.report.markdown:render",
         "statement": "carbonledger.report.statement:render",
     },
-    "carbonledger.exporters": {},
+    "carbonledger.exporters": {
+        "prometheus": "carbonledger.exporters.prometheus:shared_exporter",
+        "otel": "carbonledger.exporters.otel:shared_exporter",
+        "mlflow": "carbonledger.integrations.mlflow:MlflowSink",
+        "wandb": "carbonledger.integrations.wandb:WandbSink",
+    },
 }
 
 

@@ -73,9 +73,47 @@ def register(subparsers: Any) -> None:
         "variables, else one named after this run); exported to the command as "
         "CARBONLEDGER_JOB so ranks that track themselves join it",
     )
+    p.add_argument(
+        "--prometheus",
+        metavar="[HOST]:PORT",
+        type=_listen_address,
+        help="serve live Prometheus metrics on HOST:PORT during the run (127.0.0.1 unless "
+        "a host is given; needs carbonledger[prometheus])",
+    )
+    p.add_argument(
+        "--prometheus-textfile",
+        metavar="FILE.prom",
+        help="write Prometheus metrics to FILE.prom for node_exporter's textfile collector",
+    )
     add_ledger_option(p)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(handler=handle)
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    from carbonledger.exporters.prometheus import parse_listen_address
+
+    try:
+        return parse_listen_address(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _exporters(args: argparse.Namespace) -> list[object]:
+    """The Prometheus exporters asked for, serving before the command starts."""
+    if args.prometheus is None and args.prometheus_textfile is None:
+        return []
+    from carbonledger.exporters.prometheus import PrometheusExporter
+
+    sinks: list[object] = []
+    if args.prometheus is not None:
+        host, port = args.prometheus
+        exporter = PrometheusExporter(port, addr=host)
+        exporter.start()  # ConfigError (exit 3) when the address is taken
+        sinks.append(exporter)
+    if args.prometheus_textfile is not None:
+        sinks.append(PrometheusExporter(textfile=args.prometheus_textfile))
+    return sinks
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -121,12 +159,14 @@ def handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, provider=args.provider)
     from carbonledger.distributed.identity import JOB_ENV, wrapper_job_key
 
+    exporters = _exporters(args)
     tracker = Tracker(
         args.name or cmd[0].rsplit("/", 1)[-1],
         settings=settings,
         tags=tags,
         embodied=args.embodied,
         job=wrapper_job_key(getattr(args, "job", None), os.environ),
+        sinks=exporters,
     )
     run = tracker.start()
     env = dict(os.environ, CARBONLEDGER_RUN_ID=run.run_id)
