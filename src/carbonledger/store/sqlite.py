@@ -17,6 +17,7 @@ damaged", a current ledger missing one of its tables is refused on open, and
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -48,6 +49,12 @@ from carbonledger.store._rows import (
     encode_sample,
     encode_span,
     loads_blob,
+)
+from carbonledger.store.aggregates import (
+    DeviceTotals,
+    StepEnergy,
+    steps_from_samples,
+    totals_from_samples,
 )
 from carbonledger.store.base import BadRowHandler, MetricValue, warn_bad_row
 from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
@@ -411,6 +418,7 @@ class SqliteLedger:
         if not key:
             raise RunNotFoundError(f"empty run id for ledger {self.path}")
         where = str(self.path)
+        limit = _CANDIDATES_SHOWN + 1
 
         def find(conn: sqlite3.Connection) -> RunRecord:
             row = conn.execute(
@@ -418,10 +426,13 @@ class SqliteLedger:
             ).fetchone()
             if row is not None:
                 return decode_run(row, where)
+            # a range on the primary key (its index), not a scan of every run
+            upper = _successor(key)
             rows = conn.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? "
-                "ORDER BY started_at DESC, run_id LIMIT ?",
-                (len(key), key, _CANDIDATES_SHOWN + 1),
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ? "
+                + ("AND run_id < ? " if upper is not None else "")
+                + "AND substr(run_id, 1, ?) = ? ORDER BY started_at DESC, run_id LIMIT ?",
+                (key, *([upper] if upper is not None else []), len(key), key, limit),
             ).fetchall()
             if not rows:
                 raise RunNotFoundError(f"no run matches {key!r} in ledger {self.path}")
@@ -663,6 +674,108 @@ class SqliteLedger:
             for device_id, t in self.energy_totals(run_id).items()
         }
 
+    # -- aggregates (store/aggregates.py): sums in SQL, samples never loaded ------------
+    def run_totals(self, run_id: str) -> dict[str, DeviceTotals]:
+        """Per-device sums over the run's samples (see :class:`DeviceTotals`).
+
+        A damaged sample makes this read the samples, which raises CorruptRunError naming
+        it, exactly as pricing sample by sample did.
+        """
+        return self.many_run_totals([run_id], require=True)[clean_text(run_id)]
+
+    def many_run_totals(
+        self, run_ids: Sequence[str], *, require: bool = False
+    ) -> dict[str, dict[str, DeviceTotals]]:
+        """:meth:`run_totals` of many runs, in a few grouped queries (one per 500 runs)."""
+        ids = list(dict.fromkeys(clean_text(r) for r in run_ids))
+
+        def query(conn: sqlite3.Connection) -> tuple[dict[str, dict[str, DeviceTotals]], set[str]]:
+            out: dict[str, dict[str, DeviceTotals]] = {r: {} for r in ids}
+            damaged: set[str] = set()
+            if require:
+                for run_id in ids:
+                    self._require_run(conn, run_id)
+            for lo in range(0, len(ids), _CHUNK):
+                chunk = ids[lo : lo + _CHUNK]
+                rows = conn.execute(
+                    "SELECT run_id, device_id, SUM(host_energy_j), SUM(energy_j), COUNT(*), "
+                    "COUNT(*) - COUNT(energy_j), "
+                    "TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END), "
+                    f"MAX(t_end), SUM({_BAD_SAMPLE}) FROM samples "
+                    f"WHERE run_id IN ({_marks(len(chunk))}) GROUP BY run_id, device_id",
+                    chunk,
+                )
+                for run_id, device_id, host, energy, count, miss, covered, t_end, bad in rows:
+                    if bad:
+                        damaged.add(run_id)
+                        continue
+                    out[run_id][device_id] = DeviceTotals(
+                        device_id=device_id,
+                        host_energy_j=None if host is None else float(host),
+                        energy_j=None if energy is None else float(energy),
+                        samples=int(count),
+                        missing=int(miss),
+                        covered_s=float(covered),
+                        t_end=None if t_end is None else float(t_end),
+                    )
+            return out, damaged
+
+        totals, damaged = self._read("sum samples", query)
+        for run_id in damaged:  # the exact reader names the damaged sample
+            totals[run_id] = totals_from_samples(self.samples(run_id))
+        return totals
+
+    def energy_by_step(self, run_id: str, bounds: Sequence[float]) -> StepEnergy:
+        """Known energy per step of an intensity series, summed in SQL (see StepEnergy).
+
+        Each sample finds its step through an indexed temporary table of the steps; the
+        few that straddle a boundary or last no time come back as samples.
+        """
+        run_id = clean_text(run_id)
+        edges = [float(b) for b in bounds]
+        steps = [(a, k, b) for k, (a, b) in enumerate(itertools.pairwise(edges))]
+
+        def query(conn: sqlite3.Connection) -> tuple[StepEnergy, bool]:
+            self._require_run(conn, run_id)
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS carbonledger_steps "
+                "(a REAL PRIMARY KEY, k INTEGER NOT NULL, b REAL NOT NULL) WITHOUT ROWID"
+            )
+            conn.execute("DELETE FROM carbonledger_steps")
+            conn.executemany("INSERT OR REPLACE INTO carbonledger_steps VALUES (?, ?, ?)", steps)
+            rows = conn.execute(
+                "SELECT CASE WHEN g < -1 THEN -2 ELSE g END AS gk, SUM(e), SUM(e != 0), "
+                "MIN(i), device_id, t_start, t_end, host_energy_j, e FROM ("
+                "SELECT s.id AS i, s.device_id, s.t_start, s.t_end, s.host_energy_j, "
+                f"s.energy_j AS e, CASE WHEN {_BAD_SAMPLE} THEN -3 "
+                "WHEN s.t_end <= s.t_start THEN -2 - s.id "
+                "WHEN s.t_end <= :first OR s.t_start >= :last THEN -1 "
+                "ELSE COALESCE((SELECT CASE WHEN st.b >= s.t_end THEN st.k ELSE -2 - s.id END "
+                "FROM carbonledger_steps st WHERE st.a <= s.t_start ORDER BY st.a DESC LIMIT 1),"
+                " -2 - s.id) END AS g "
+                "FROM samples s WHERE s.run_id = :id AND s.energy_j IS NOT NULL) "
+                "GROUP BY g",
+                {"id": run_id, "first": edges[0], "last": edges[-1]},
+            ).fetchall()
+            conn.execute("DELETE FROM carbonledger_steps")
+            if any(r[0] == -3 for r in rows):
+                return StepEnergy(), True
+            found: dict[int, tuple[float, int]] = {}
+            rest: list[tuple[int, Any]] = []
+            where = str(self.path)
+            for gk, energy, nonzero, first_id, *sample in rows:
+                if gk == -2:
+                    rest.append((first_id, decode_sample(sample, run_id, first_id, where)))
+                else:
+                    found[int(gk)] = (float(energy), int(nonzero))
+            rest.sort(key=lambda item: item[0])
+            return StepEnergy(found, tuple(s for _, s in rest)), False
+
+        result, damaged = self._read("sum samples by step", query)
+        if damaged:
+            return steps_from_samples(self.samples(run_id), edges)
+        return result
+
     # -- lifetime ------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -762,6 +875,32 @@ def open_sqlite_url(url: str, **options: Any) -> SqliteLedger:
 
 
 # -- helpers ---------------------------------------------------------------------------
+_CHUNK = 500  # run ids per grouped query (well under SQLite's limit on parameters)
+_MAX_REAL = "1.7976931348623157e308"
+_BAD_SAMPLE = (
+    "(typeof(device_id) != 'text' OR typeof(t_start) NOT IN ('integer', 'real') "
+    "OR typeof(t_end) NOT IN ('integer', 'real') "
+    f"OR abs(t_start) > {_MAX_REAL} OR abs(t_end) > {_MAX_REAL} "
+    "OR (host_energy_j IS NOT NULL AND (typeof(host_energy_j) NOT IN ('integer', 'real') "
+    f"OR host_energy_j < 0 OR host_energy_j > {_MAX_REAL})) "
+    "OR (energy_j IS NOT NULL AND (typeof(energy_j) NOT IN ('integer', 'real') "
+    f"OR energy_j < 0 OR energy_j > {_MAX_REAL})))"
+)
+"""True for a sample row that :func:`decode_sample` would refuse (damage)."""
+
+
+def _successor(key: str) -> str | None:
+    """The smallest string greater than every string that starts with ``key`` (None: no
+    such string), in SQLite's BINARY order (UTF-8 bytes, which follow code points)."""
+    while key:
+        last = ord(key[-1])
+        if last < 0x10FFFF:
+            nxt = last + 1 if not 0xD800 <= last + 1 <= 0xDFFF else 0xE000
+            return key[:-1] + chr(nxt)
+        key = key[:-1]
+    return None
+
+
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
