@@ -5,7 +5,7 @@ plus embodied emissions, with uncertainty. Carbon is derived here, never stored.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PUEChoice",
+    "Prefetched",
     "average_intensity",
     "footprint_for_run",
     "iso_utc",
@@ -441,23 +442,39 @@ def run_series(
     return stored_series(run, notes)
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """What a listing already read for a run, so pricing it reads no more of that:
+    the run itself, the runs overlapping it on its host, and its per-device totals
+    (None: read them)."""
+
+    run: RunRecord
+    others: Sequence[RunRecord]
+    totals: Mapping[str, DeviceTotals] | None = None
+
+
 def footprint_for_run(
     ledger: Ledger,
     run_id: str,
     *,
     series: IntensitySeries | None = None,
     extra_warnings: Sequence[str] = (),
+    prefetched: Prefetched | None = None,
 ) -> Footprint:
-    """Price a stored run. ``series`` re-prices it (else the series it was tracked with)."""
-    run = ledger.get_run(run_id)
+    """Price a stored run. ``series`` re-prices it (else the series it was tracked with).
+
+    Alone on its host, the run is priced from sums the ledger takes over its samples
+    (:mod:`carbonledger.store.aggregates`); sharing a host, sample by sample.
+    """
+    run = prefetched.run if prefetched is not None else ledger.get_run(run_id)
     devices = ledger.devices(run.run_id)
     notes = list(extra_warnings)
     notes.extend(_stored_warnings(ledger, run.run_id))
     plan = plan_for_run(run, ledger, series=series, notes=notes)
-    others = find_overlapping_runs(ledger, run)
+    others = find_overlapping_runs(ledger, run) if prefetched is None else prefetched.others
     if others:  # shared host: split sample by sample (lifecycle/sharing.py)
         sharing = _shared_host_step(ledger, run, others)
-        totals = totals_from_samples(sharing.samples)
+        totals: Mapping[str, DeviceTotals] = totals_from_samples(sharing.samples)
         steps = (
             steps_from_samples(sharing.samples, series_bounds(plan.series))
             if plan.series is not None
@@ -465,7 +482,11 @@ def footprint_for_run(
         )
     else:  # alone: sums where the samples live, none loaded
         sharing = Sharing(())
-        totals = run_totals(ledger, run.run_id)
+        totals = (
+            prefetched.totals
+            if prefetched is not None and prefetched.totals is not None
+            else run_totals(ledger, run.run_id)
+        )
         steps = (
             energy_by_step(ledger, run.run_id, series_bounds(plan.series))
             if plan.series is not None
