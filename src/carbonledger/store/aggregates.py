@@ -24,10 +24,13 @@ if TYPE_CHECKING:
     from carbonledger.store.base import Ledger
 
 __all__ = [
+    "CHART_POINTS",
     "OUTSIDE",
     "AggregatingLedger",
     "DeviceTotals",
     "StepEnergy",
+    "downsampled",
+    "downsampled_from_samples",
     "energy_by_step",
     "many_run_totals",
     "run_totals",
@@ -163,3 +166,51 @@ def energy_by_step(ledger: Ledger, run_id: str, bounds: Sequence[float]) -> Step
         found: StepEnergy = own(run_id, bounds)
         return found
     return steps_from_samples(ledger.samples(run_id), bounds)
+
+
+CHART_POINTS = 2000
+"""Points per device a chart draws at most: a month at 1 s is 2.6 million samples."""
+
+
+def downsampled_from_samples(samples: Sequence[Sample], points: int) -> list[Sample]:
+    """At most ``points`` samples per device: the run's time cut into ``points`` equal
+    buckets, each bucket's samples merged into one (energies summed, None only when all
+    are unknown), so energy over the buckets is exact and power is their mean."""
+    if not samples:
+        return []
+    t0 = min(s.t_start for s in samples)
+    t1 = max(s.t_end for s in samples)
+    width = (t1 - t0) / points if t1 > t0 else 1.0
+    merged: dict[tuple[str, int], list[Sample]] = {}
+    for s in samples:
+        bucket = min(points - 1, int((s.t_start - t0) / width))
+        merged.setdefault((s.device_id, bucket), []).append(s)
+    out = []
+    for (device_id, _), rows in merged.items():
+        hosts = [r.host_energy_j for r in rows if r.host_energy_j is not None]
+        energies = [r.energy_j for r in rows if r.energy_j is not None]
+        out.append(
+            Sample(
+                device_id,
+                min(r.t_start for r in rows),
+                max(r.t_end for r in rows),
+                sum(hosts) if hosts else None,
+                sum(energies) if energies else None,
+            )
+        )
+    out.sort(key=lambda s: (s.t_start, s.device_id))
+    return out
+
+
+def downsampled(ledger: Ledger, run_id: str, points: int = CHART_POINTS) -> list[Sample]:
+    """The run's samples for drawing: all of them when few, else merged into ``points``
+    time buckets per device (:func:`downsampled_from_samples`; in SQL where it can)."""
+    own = getattr(ledger, "downsampled_samples", None)
+    if callable(own):
+        found: list[Sample] = own(run_id, points)
+        return found
+    samples = ledger.samples(run_id)
+    devices = {s.device_id for s in samples}
+    if len(samples) <= points * max(1, len(devices)):
+        return samples
+    return downsampled_from_samples(samples, points)

@@ -53,6 +53,7 @@ from carbonledger.store._rows import (
 from carbonledger.store.aggregates import (
     DeviceTotals,
     StepEnergy,
+    downsampled_from_samples,
     steps_from_samples,
     totals_from_samples,
 )
@@ -775,6 +776,43 @@ class SqliteLedger:
         if damaged:
             return steps_from_samples(self.samples(run_id), edges)
         return result
+
+    def downsampled_samples(self, run_id: str, points: int) -> list[Sample]:
+        """The run's samples, or at most ``points`` per device merged in time buckets in
+        SQL when it has more (see :func:`~carbonledger.store.aggregates.downsampled`)."""
+        run_id = clean_text(run_id)
+
+        def count(conn: sqlite3.Connection) -> tuple[int, int, Any, Any]:
+            self._require_run(conn, run_id)
+            row = conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT device_id), MIN(t_start), MAX(t_end) "
+                "FROM samples WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            return int(row[0]), int(row[1]), row[2], row[3]
+
+        n, devices, t0, t1 = self._read("count samples", count)
+        if n <= points * max(1, devices) or not isinstance(t0, (int, float)):
+            return self.samples(run_id)
+        if not isinstance(t1, (int, float)) or t1 <= t0:
+            return downsampled_from_samples(self.samples(run_id), points)
+        width = (t1 - t0) / points
+
+        def query(conn: sqlite3.Connection) -> list[Sample]:
+            rows = conn.execute(
+                "SELECT device_id, MIN(t_start), MAX(t_end), SUM(host_energy_j), SUM(energy_j), "
+                f"SUM({_BAD_SAMPLE}) FROM samples WHERE run_id = :id "
+                "GROUP BY device_id, MIN(:last, CAST((t_start - :t0) / :w AS INTEGER)) "
+                "ORDER BY 2, 1",
+                {"id": run_id, "t0": t0, "w": width, "last": points - 1},
+            ).fetchall()
+            if any(r[5] for r in rows):
+                return []
+            where = str(self.path)
+            return [decode_sample(r[:5], run_id, i, where) for i, r in enumerate(rows)]
+
+        merged = self._read("downsample samples", query)
+        return merged if merged else downsampled_from_samples(self.samples(run_id), points)
 
     # -- lifetime ------------------------------------------------------------------
     def close(self) -> None:
