@@ -217,6 +217,78 @@ def check_samples(factory: LedgerFactory) -> None:
         _raises(RunNotFoundError, lambda: led.samples("no-such-run"), "samples of an unknown run")
 
 
+def check_aggregates(factory: LedgerFactory) -> None:
+    """Sums over samples (``store.aggregates``: the ledger's own, or the generic fallback)
+    equal the same sums taken over ``samples()``: per device, per run, per series step."""
+    from carbonledger.records import Sample
+    from carbonledger.store.aggregates import (
+        energy_by_step,
+        many_run_totals,
+        run_totals,
+        steps_from_samples,
+        totals_from_samples,
+    )
+
+    with _Opened(factory) as led:
+        run, other, empty = contract_run(), contract_run(), contract_run()
+        for r in (run, other, empty):
+            led.create_run(r, contract_devices())
+        rows = []
+        for i in range(40):
+            a, b = 100.0 + 7 * i, 107.0 + 7 * i
+            rows.append(Sample("rapl:package-0", a, b, 7.0 * i, 3.5 * i))
+            rows.append(
+                Sample("nvml:GPU-1", a, b if i % 9 else a, 2.0, None if i % 5 == 0 else 1.0)
+            )
+            rows.append(
+                Sample("model:ram", a, b, None if i % 7 == 0 else 0.5, 0.0 if i % 4 else 0.25)
+            )
+        led.append_samples(run.run_id, rows[:50], heartbeat_at=200.0)
+        led.append_samples(run.run_id, rows[50:], heartbeat_at=300.0)
+        led.append_samples(other.run_id, rows[:9], heartbeat_at=200.0)
+        stored = led.samples(run.run_id)
+        expected = totals_from_samples(stored)
+        got = run_totals(led, run.run_id)
+        _expect(set(got) == set(expected), f"run_totals has every device: {sorted(got)}")
+        for device_id, want in expected.items():
+            have = got[device_id]
+            for name in ("samples", "missing"):
+                x, y = getattr(have, name), getattr(want, name)
+                _expect(x == y, f"run_totals {device_id} {name}: {x} != {y}")
+            for name in ("host_energy_j", "energy_j", "covered_s", "t_end"):
+                x, y = getattr(have, name), getattr(want, name)
+                _expect(
+                    (x is None) == (y is None)
+                    and (x is None or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)),
+                    f"run_totals {device_id} {name}: {x} != {y}",
+                )
+        many = many_run_totals(led, [run.run_id, other.run_id, empty.run_id])
+        _expect(many[empty.run_id] == {}, "a run without samples has no totals")
+        _expect(set(many[run.run_id]) == set(expected), "many_run_totals matches run_totals")
+        _expect(
+            set(many[other.run_id]) == set(totals_from_samples(led.samples(other.run_id))),
+            "many_run_totals keeps runs apart",
+        )
+        for bounds in ((90.0, 150.0, 200.0, 260.0), (205.0, 380.0), (1000.0, 2000.0)):
+            want_steps = steps_from_samples(stored, bounds)
+            have_steps = energy_by_step(led, run.run_id, bounds)
+            _expect(
+                set(have_steps.steps) == set(want_steps.steps),
+                f"energy_by_step {bounds}: steps {sorted(have_steps.steps)}",
+            )
+            for k, (energy, nonzero) in want_steps.steps.items():
+                got_energy, got_nonzero = have_steps.steps[k]
+                _expect(
+                    math.isclose(energy, got_energy, rel_tol=1e-9, abs_tol=1e-9)
+                    and nonzero == got_nonzero,
+                    f"energy_by_step {bounds} step {k}: {have_steps.steps[k]}",
+                )
+            _expect(
+                sorted(have_steps.rest, key=repr) == sorted(want_steps.rest, key=repr),
+                f"energy_by_step {bounds}: the samples across boundaries come back as they are",
+            )
+
+
 def check_spans_metrics_functional_unit(factory: LedgerFactory) -> None:
     from carbonledger.errors import DataError, RunNotFoundError
     from carbonledger.records import SpanRecord
@@ -514,6 +586,13 @@ def check_bad_rows(factory: LedgerFactory, tamper: Tamper) -> None:
             error = _raises(
                 CorruptRunError, partial(led.samples, run.run_id), f"a sample energy of {raw!r}"
             )
+            from carbonledger.store.aggregates import run_totals
+
+            _raises(
+                CorruptRunError,
+                partial(run_totals, led, run.run_id),
+                f"totals over a sample energy of {raw!r}",
+            )
             _expect(
                 run.run_id in str(error) and "sample 0" in str(error),
                 f"the error names the run and the sample: {error}",
@@ -524,6 +603,7 @@ LEDGER_CHECKS: Mapping[str, Callable[[LedgerFactory], None]] = {
     "create_and_read": check_create_and_read,
     "newest_first": check_newest_first,
     "samples": check_samples,
+    "aggregates": check_aggregates,
     "spans_metrics_functional_unit": check_spans_metrics_functional_unit,
     "finish": check_finish,
     "prefix_lookup": check_prefix_lookup,

@@ -150,3 +150,18 @@ def test_stated_direction_matches_the_sign_of_the_estimate(
         assert energy.difference > 0 and energy.significant
     if "B is lower" in energy.verdict:
         assert energy.difference < 0 and energy.significant
+
+
+def test_numpy_and_python_resamplers_repeat_and_agree_roughly() -> None:
+    """Each resampler repeats itself for a seed; the two estimate the same interval."""
+    from carbonledger.report import compare as mod
+
+    a = [float(x % 7) for x in range(40)]
+    b = [float(x % 5) + 1.0 for x in range(35)]
+    numpy_iv = bootstrap_mean_difference(a, b, resamples=4000, seed=3)
+    assert numpy_iv == bootstrap_mean_difference(a, b, resamples=4000, seed=3)
+    python_iv = mod._bootstrap_python(a, b, 4000, 3, 0.025)
+    assert python_iv == mod._bootstrap_python(a, b, 4000, 3, 0.025)
+    assert numpy_iv is not None
+    for x, y in zip(numpy_iv, python_iv, strict=True):
+        assert abs(x - y) < 0.15

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 __all__ = [
     "add_ledger_option",
     "check_output_path",
+    "non_negative_int",
     "open_ledger_for_reading",
+    "positive_int",
     "print_json",
     "settings_from_args",
     "write_output",
@@ -96,3 +98,23 @@ def check_output_path(path: str | None, option: str = "-o") -> None:
         raise ConfigError(f"cannot write {option} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"cannot write {option} {path}: folder {parent} is not writable")
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (a usage error otherwise)."""
+    return _whole_number(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a usage error otherwise)."""
+    return _whole_number(text, 1)

@@ -11,6 +11,7 @@ from typing import Any
 
 from carbonledger.cli.common import (
     add_ledger_option,
+    non_negative_int,
     open_ledger_for_reading,
     print_json,
     settings_from_args,
@@ -30,7 +31,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--resamples", type=int, default=10_000, help="bootstrap resamples (at least 200)"
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (results repeat)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="bootstrap seed >= 0 (results repeat)"
+    )
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     add_ledger_option(p)
     p.set_defaults(handler=handle)

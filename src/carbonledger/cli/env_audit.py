@@ -8,21 +8,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from carbonledger.cli.common import add_ledger_option, print_json, settings_from_args
+from carbonledger.cli.common import (
+    add_ledger_option,
+    positive_int,
+    print_json,
+    settings_from_args,
+)
 
 __all__ = ["register"]
 
 SCHEMA = "carbonledger.env_audit_report/1"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +37,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--transfers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="times the unused part is moved (nodes × pulls): estimate its energy and carbon",
     )

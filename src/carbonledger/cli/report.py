@@ -72,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
             footprints=footprints,
             runs=runs,
             devices={r.run_id: ledger.devices(r.run_id) for r in runs},
-            samples={r.run_id: ledger.samples(r.run_id) for r in runs},
+            samples=_samples(ledger, runs, format_name, full=args.samples),
             spans={r.run_id: ledger.spans(r.run_id) for r in runs},
             series=series if series is not None or len(runs) != 1 else stored_series(runs[0]),
             include_samples=args.samples,
@@ -88,3 +88,19 @@ def _attachments(ledger: Any, run_id: str) -> dict[str, Any]:
     """What the ledger keeps beside the run (an environment audit, ...); none if it cannot."""
     get = getattr(ledger, "attachments", None)
     return dict(get(run_id)) if callable(get) else {}
+
+
+_TOTALS_ONLY = ("text", "json", "markdown", "md", "statement", "csv")
+"""Built-in formats that read no samples (plug-in formats still get every sample)."""
+
+
+def _samples(ledger: Any, runs: list[Any], format_name: str, *, full: bool) -> dict[str, Any]:
+    """What the renderer draws or lists: every sample for ``--samples`` (CSV), a bounded
+    number per device for charts (HTML), none for built-in formats that print totals."""
+    if full:
+        return {r.run_id: ledger.samples(r.run_id) for r in runs}
+    if format_name in _TOTALS_ONLY:
+        return {}
+    from carbonledger.store.aggregates import downsampled
+
+    return {r.run_id: downsampled(ledger, r.run_id) for r in runs}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from carbonledger.cli.common import (
     add_ledger_option,
+    non_negative_int,
     open_ledger_for_reading,
     print_json,
     settings_from_args,
@@ -21,8 +24,14 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("runs", help="list the runs in the ledger")
     p.add_argument("--json", action="store_true", help="a JSON list of runs")
-    p.add_argument("--limit", type=_count, default=None, help="newest N runs only")
+    p.add_argument("--limit", type=non_negative_int, default=None, help="newest N runs only")
     p.add_argument("--job", metavar="KEY", help="only the runs (ranks) of this distributed job")
+    p.add_argument(
+        "--offset",
+        type=non_negative_int,
+        default=0,
+        help="skip the newest N runs first (with --limit: pages)",
+    )
     add_ledger_option(p)
     p.set_defaults(handler=handle_runs)
 
@@ -33,61 +42,79 @@ def register(subparsers: Any) -> None:
     s.set_defaults(handler=handle_show)
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def handle_runs(args: argparse.Namespace) -> int:
-    from carbonledger.lifecycle.pricing import footprint_for_run, iso_utc
-    from carbonledger.report.text import format_energy_kwh, format_mass_kg
+    from carbonledger.report.frame import price_runs
 
     settings = settings_from_args(args)
     ledger = open_ledger_for_reading(settings)
     try:
-        runs = ledger.list_runs()
+        everything = ledger.list_runs()
         if getattr(args, "job", None):
-            runs = [r for r in runs if r.job is not None and r.job.key == args.job]
-        if args.limit is not None:
-            runs = runs[: args.limit]
-        rows: list[dict[str, Any]] = []
-        for run in runs:
-            row: dict[str, Any] = {
-                "run_id": run.run_id,
-                "name": run.name,
-                "phase": run.phase,
-                "status": str(run.status),
-                "started_at": iso_utc(run.started_at),
-                "ended_at": iso_utc(run.ended_at),
-                "duration_s": run.duration_s,
-                "zone": run.zone,
-                "energy_kwh": None,
-                "total_kgco2e": None,
-                "tags": dict(run.tags),
-                "job": None if run.job is None else run.job.to_dict(),
-            }
-            try:
-                fp = footprint_for_run(ledger, run.run_id)
-                row.update(energy_kwh=fp.energy_kwh, total_kgco2e=fp.total_kgco2e)
-                row["duration_s"] = fp.duration_s
-            except CarbonLedgerError as exc:  # one run that cannot be priced hides no other
-                row["error"] = str(exc)
-            rows.append(row)
+            everything = [r for r in everything if r.job is not None and r.job.key == args.job]
+        end = None if args.limit is None else args.offset + args.limit
+        page = everything[args.offset : end]
+        priced = price_runs(ledger, page, everything=everything)
+        rows = (_row(run, fp, error) for run, fp, error in priced)
+        if args.json:
+            _stream_json(rows)
+        else:
+            _print_table(rows, settings.ledger_url)
     finally:
         ledger.close()
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        print(f"no runs to show in {settings.ledger_url}")
-        return 0
-    print(
-        f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} {'started (UTC)':<20} "
-        f"{'energy':>12} {'carbon':>14}"
-    )
+    return 0
+
+
+def _row(run: Any, fp: Any, error: CarbonLedgerError | None) -> dict[str, Any]:
+    from carbonledger.lifecycle.pricing import iso_utc
+
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "name": run.name,
+        "phase": run.phase,
+        "status": str(run.status),
+        "started_at": iso_utc(run.started_at),
+        "ended_at": iso_utc(run.ended_at),
+        "duration_s": run.duration_s,
+        "zone": run.zone,
+        "energy_kwh": None,
+        "total_kgco2e": None,
+        "tags": dict(run.tags),
+        "job": None if run.job is None else run.job.to_dict(),
+    }
+    if fp is not None:
+        row.update(energy_kwh=fp.energy_kwh, total_kgco2e=fp.total_kgco2e)
+        row["duration_s"] = fp.duration_s
+    else:  # one run that cannot be priced hides no other
+        row["error"] = str(error)
+    return row
+
+
+def _stream_json(rows: Iterator[dict[str, Any]]) -> None:
+    """The JSON list ``print_json`` would write, one run at a time (the listing is never
+    held whole in memory)."""
+    from carbonledger.jsonutil import dumps
+
+    out = sys.stdout
+    first = True
+    for row in rows:
+        out.write("[\n" if first else ",\n")
+        out.write("\n".join("  " + line for line in dumps(row).split("\n")))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+def _print_table(rows: Iterator[dict[str, Any]], where: str) -> None:
+    from carbonledger.report.text import format_energy_kwh, format_mass_kg
+
+    errors: list[dict[str, Any]] = []
+    header = False
     for r in rows:
+        if not header:
+            print(
+                f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} "
+                f"{'started (UTC)':<20} {'energy':>12} {'carbon':>14}"
+            )
+            header = True
         started = (r["started_at"] or "")[:19].replace("T", " ")
         print(
             f"{r['run_id'][:12]:<12}  {cell(r['name'], 24):<24} {cell(r['phase'], 15):<15} "
@@ -95,10 +122,12 @@ def handle_runs(args: argparse.Namespace) -> int:
             f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
             f"{format_mass_kg(r['total_kgco2e']):>14}"
         )
-    for r in rows:
         if "error" in r:
-            print(term(f"note: run {r['run_id'][:12]} cannot be priced: {r['error']}"))
-    return 0
+            errors.append(r)
+    if not header:
+        print(f"no runs to show in {where}")
+    for r in errors:
+        print(term(f"note: run {r['run_id'][:12]} cannot be priced: {r['error']}"))
 
 
 def handle_show(args: argparse.Namespace) -> int:

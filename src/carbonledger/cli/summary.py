@@ -41,27 +41,31 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from carbonledger.report.frame import load_footprints, parse_tag_filters
+    from carbonledger.report.frame import parse_tag_filters, stream_footprints
     from carbonledger.report.numbers import format_mass_interval
-    from carbonledger.report.summary import parse_group_by, summarize
+    from carbonledger.report.summary import parse_group_by, summarize, summary_facts
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
 
     parse_group_by(args.by)
     tags = parse_tag_filters(args.tag)
     settings = settings_from_args(args)
     ledger = open_ledger_for_reading(settings)
-    try:
-        loaded = load_footprints(ledger, name=args.name, tags=tags)
+    skipped: list[dict[str, str]] = []
+    try:  # footprints stream through; only what the sums need is kept
+        facts = [
+            summary_facts(fp)
+            for _, fp in stream_footprints(ledger, skipped, name=args.name, tags=tags)
+        ]
     finally:
         ledger.close()
-    rows, overall = summarize(loaded.footprints, args.by)
+    rows, overall = summarize(facts, args.by)
     if args.json:
         print_json(
             {
                 "by": args.by,
                 "groups": [r.to_dict() for r in rows],
                 "total": overall.to_dict(),
-                "skipped": loaded.skipped,
+                "skipped": skipped,
             }
         )
         return 0
@@ -85,6 +89,6 @@ def handle(args: argparse.Namespace) -> int:
     if gaps:
         listed = ", ".join(f"{k}: {v} run(s)" for k, v in gaps.items())
         print(f"missing values (left out of the sums, not counted as 0): {listed}")
-    for s in loaded.skipped:
+    for s in skipped:
         print(f"left out {cell(s['run_id'], 12)} ({cell(s['name'], 30)}): {cell(s['error'], 80)}")
     return 0

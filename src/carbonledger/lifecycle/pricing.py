@@ -4,9 +4,8 @@ plus embodied emissions, with uncertainty. Carbon is derived here, never stored.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +27,24 @@ from carbonledger.lifecycle.plan import (
     plan_for,
     resolve_pue,
 )
-from carbonledger.lifecycle.sharing import ALONE, Sharing, share_for_run
+from carbonledger.lifecycle.sharing import (
+    ALONE,
+    OtherRun,
+    Sharing,
+    find_overlapping_runs,
+    share_samples,
+)
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
-from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, SpanRecord
+from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, Scope, SpanRecord
+from carbonledger.store.aggregates import (
+    OUTSIDE,
+    DeviceTotals,
+    StepEnergy,
+    energy_by_step,
+    run_totals,
+    steps_from_samples,
+    totals_from_samples,
+)
 from carbonledger.timeutil import iso_utc
 from carbonledger.units import J_PER_KWH
 
@@ -39,12 +53,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PUEChoice",
+    "Prefetched",
     "average_intensity",
     "footprint_for_run",
     "iso_utc",
     "plan_for_run",
     "price_run",
+    "price_totals",
     "resolve_pue",
+    "series_bounds",
     "stored_series",
 ]
 
@@ -69,28 +86,62 @@ def price_run(
     warnings: Sequence[str] = (),
 ) -> Footprint:
     """The footprint of a run from its raw facts. Pure: everything comes in as arguments."""
+    return price_totals(
+        run,
+        devices,
+        totals_from_samples(samples),
+        steps_from_samples(samples, series_bounds(series)) if series is not None else None,
+        spans,
+        metrics,
+        functional_unit,
+        series=series,
+        average=average,
+        pue=pue,
+        embodied=embodied,
+        warnings=warnings,
+    )
+
+
+def series_bounds(series: IntensitySeries) -> tuple[float, ...]:
+    """The series' step starts and its end: step ``k`` is ``[bounds[k], bounds[k+1])``."""
+    return (*series.times, series.end)
+
+
+def price_totals(
+    run: RunRecord,
+    devices: Sequence[DeviceInfo],
+    totals: Mapping[str, DeviceTotals],
+    steps: StepEnergy | None,
+    spans: Sequence[SpanRecord] = (),
+    metrics: Mapping[str, MetricValue] | None = None,
+    functional_unit: tuple[str, float] | None = None,
+    *,
+    series: IntensitySeries | None = None,
+    average: IntensityValue | None = None,
+    pue: PUEChoice | None = None,
+    embodied: Sequence[EmbodiedItem] = (),
+    warnings: Sequence[str] = (),
+) -> Footprint:
+    """:func:`price_run` from the samples' sums (per device, and per series step when a
+    ``series`` prices the run): what a ledger aggregates without loading samples. Pure."""
     notes = list(warnings)
     pue = pue or resolve_pue(run.pue, run.zone)
     average = average or average_intensity(run.zone)
     end = (
-        run.ended_at if run.ended_at is not None else max((s.t_end for s in samples), default=None)
+        run.ended_at
+        if run.ended_at is not None
+        else max((t.t_end for t in totals.values() if t.t_end is not None), default=None)
     )
     duration_s = None if end is None else max(0.0, end - run.started_at)
 
-    by_device: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        by_device[s.device_id].append(s)
-
     components: list[ComponentEnergy] = []
     for device in devices:
-        rows = by_device.get(device.device_id, [])
-        known_host = [s.host_energy_j for s in rows if s.host_energy_j is not None]
-        known = [s.energy_j for s in rows if s.energy_j is not None]
-        covered_s = sum(s.duration_s for s in rows if s.host_energy_j is not None)
-        host_j = sum(known_host) if known_host else None
-        energy_j = sum(known) if known else None
+        t = totals.get(device.device_id)
+        host_j = t.host_energy_j if t is not None else None
+        energy_j = t.energy_j if t is not None else None
+        covered_s = t.covered_s if t is not None else 0.0
         notes.extend(str(w) for w in device.details.get("warnings") or ())  # model caveats
-        gaps = sum(1 for s in rows if s.energy_j is None)
+        gaps = t.missing if t is not None else 0
         if gaps:
             notes.append(
                 f"{device.device_id}: {gaps} interval(s) without a reading; energy is a lower bound"
@@ -121,7 +172,7 @@ def price_run(
         notes.append("no sensor was available: energy is unknown")
 
     # operational carbon, time-aligned where a series covers the samples
-    intensity, operational_g = _operational(samples, pue.value, series, average, energy_j, notes)
+    intensity, operational_g = _operational(steps, pue.value, series, average, energy_j, notes)
     embodied_g = sum(e.g for e in embodied) if embodied else 0.0
     total_g = None if operational_g is None else operational_g + embodied_g
 
@@ -191,7 +242,7 @@ def _job_dict(run: RunRecord) -> dict[str, Any] | None:
 
 
 def _operational(
-    samples: Sequence[Sample],
+    steps: StepEnergy | None,
     pue: float,
     series: IntensitySeries | None,
     average: IntensityValue,
@@ -210,7 +261,23 @@ def _operational(
     series_g = 0.0  # grams priced from the series
     weighted_rel_g = 0.0  # Σ grams × the relative uncertainty of the point that priced them
     methods: set[str] = set()
-    for s in samples:
+    steps = steps or StepEnergy()
+    # samples wholly inside one step are priced at its value, summed per step
+    for k, (step_j, nonzero) in sorted(steps.steps.items()):
+        if not nonzero:
+            continue
+        facility_kwh = step_j * pue / J_PER_KWH
+        if k == OUTSIDE:
+            grams += facility_kwh * average.g_per_kwh
+            continue
+        g = facility_kwh * series.values_g_per_kwh[k]
+        method, rel = series.point_label(k)
+        methods.add(method)
+        series_g += g
+        weighted_rel_g += g * rel
+        covered_j += step_j
+    # the few that straddle a step boundary (or last no time), one by one
+    for s in steps.rest:
         if s.energy_j is None or s.energy_j == 0:
             continue
         facility_kwh = s.energy_j * pue / J_PER_KWH
@@ -378,24 +445,61 @@ def run_series(
     return stored_series(run, notes)
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """What a listing already read for a run, so pricing it reads no more of that:
+    the run itself, the runs overlapping it on its host, and its per-device totals
+    (None: read them)."""
+
+    run: RunRecord
+    others: Sequence[RunRecord]
+    totals: Mapping[str, DeviceTotals] | None = None
+
+
 def footprint_for_run(
     ledger: Ledger,
     run_id: str,
     *,
     series: IntensitySeries | None = None,
     extra_warnings: Sequence[str] = (),
+    prefetched: Prefetched | None = None,
 ) -> Footprint:
-    """Price a stored run. ``series`` re-prices it (else the series it was tracked with)."""
-    run = ledger.get_run(run_id)
+    """Price a stored run. ``series`` re-prices it (else the series it was tracked with).
+
+    Alone on its host, the run is priced from sums the ledger takes over its samples
+    (:mod:`carbonledger.store.aggregates`); sharing a host, sample by sample.
+    """
+    run = prefetched.run if prefetched is not None else ledger.get_run(run_id)
     devices = ledger.devices(run.run_id)
     notes = list(extra_warnings)
     notes.extend(_stored_warnings(ledger, run.run_id))
     plan = plan_for_run(run, ledger, series=series, notes=notes)
-    sharing = _shared_host_step(ledger, run)
-    fp = price_run(
+    others = find_overlapping_runs(ledger, run) if prefetched is None else prefetched.others
+    if others:  # shared host: split sample by sample (lifecycle/sharing.py)
+        sharing = _shared_host_step(ledger, run, others)
+        totals: Mapping[str, DeviceTotals] = totals_from_samples(sharing.samples)
+        steps = (
+            steps_from_samples(sharing.samples, series_bounds(plan.series))
+            if plan.series is not None
+            else None
+        )
+    else:  # alone: sums where the samples live, none loaded
+        sharing = Sharing(())
+        totals = (
+            prefetched.totals
+            if prefetched is not None and prefetched.totals is not None
+            else run_totals(ledger, run.run_id)
+        )
+        steps = (
+            energy_by_step(ledger, run.run_id, series_bounds(plan.series))
+            if plan.series is not None
+            else None
+        )
+    fp = price_totals(
         run,
         devices,
-        sharing.samples,
+        totals,
+        steps,
         [sharing.scale_span(s) for s in ledger.spans(run.run_id)],
         ledger.metrics(run.run_id),
         ledger.functional_unit(run.run_id),
@@ -422,9 +526,15 @@ def _stored_warnings(ledger: Ledger, run_id: str) -> list[str]:
 
 
 # -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------
-def _shared_host_step(ledger: Ledger, run: RunRecord) -> Sharing:
+def _shared_host_step(ledger: Ledger, run: RunRecord, others: Sequence[RunRecord]) -> Sharing:
     """The run's samples split with the runs that overlapped it on its host, in its ledger."""
-    return share_for_run(ledger, run, ledger.samples(run.run_id))
+    return share_samples(
+        run.run_id,
+        Scope(run.scope),
+        ledger.samples(run.run_id),
+        [OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id)) for r in others],
+        duration_s=run.duration_s,
+    )
 
 
 def _with_attribution(fp: Footprint, sharing: Sharing) -> Footprint:

@@ -12,9 +12,11 @@ pandas is the optional ``[pandas]`` extra, imported only by :func:`runs_frame`.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,12 @@ __all__ = [
     "LoadedRuns",
     "flat_row",
     "load_footprints",
+    "overlapping_runs_by_id",
     "parse_tag_filters",
+    "price_runs",
     "runs_frame",
     "select_runs",
+    "stream_footprints",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,20 +91,107 @@ def load_footprints(
     series: IntensitySeries | None = None,
 ) -> LoadedRuns:
     """Price the ledger's runs that match ``name`` and ``tags`` (newest first)."""
-    from carbonledger.lifecycle.pricing import footprint_for_run
-
-    selected = select_runs(ledger.list_runs(), name=name, tags=tags)
     footprints: list[Footprint] = []
     priced: list[RunRecord] = []
     skipped: list[dict[str, str]] = []
-    for run in selected:
-        try:
-            footprints.append(footprint_for_run(ledger, run.run_id, series=series))
-            priced.append(run)
-        except CarbonLedgerError as exc:
-            log.warning("run %s (%s) left out: %s", run.run_id, run.name, exc)
-            skipped.append({"run_id": run.run_id, "name": run.name, "error": str(exc)})
+    for run, fp in stream_footprints(ledger, skipped, name=name, tags=tags, series=series):
+        footprints.append(fp)
+        priced.append(run)
     return LoadedRuns(footprints, priced, skipped)
+
+
+def stream_footprints(
+    ledger: Ledger,
+    skipped: list[dict[str, str]],
+    *,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    series: IntensitySeries | None = None,
+) -> Iterator[tuple[RunRecord, Footprint]]:
+    """:func:`load_footprints` one run at a time (newest first), so a caller keeps only
+    what it needs of each; runs that cannot be priced are logged and added to ``skipped``."""
+    everything = ledger.list_runs()
+    selected = select_runs(everything, name=name, tags=tags)
+    for run, fp, error in price_runs(ledger, selected, everything=everything, series=series):
+        if fp is not None:
+            yield run, fp
+        else:
+            log.warning("run %s (%s) left out: %s", run.run_id, run.name, error)
+            skipped.append({"run_id": run.run_id, "name": run.name, "error": str(error)})
+
+
+PAGE_RUNS = 500
+"""Runs priced per page: their sample totals come from one grouped query."""
+
+
+def price_runs(
+    ledger: Ledger,
+    runs: Iterable[RunRecord],
+    *,
+    everything: Sequence[RunRecord] | None = None,
+    series: IntensitySeries | None = None,
+    page: int = PAGE_RUNS,
+) -> Iterator[tuple[RunRecord, Footprint | None, CarbonLedgerError | None]]:
+    """Price ``runs`` lazily, page by page: ``(run, footprint, None)`` or ``(run, None,
+    error)`` for a run that cannot be priced (one such run hides no other).
+
+    ``everything`` (default: ``runs``) are the runs that may share a host with them: the
+    overlaps are found once by a sweep over it, and each page's sample totals are read in
+    one grouped query, so no run's samples are loaded unless it shares its host.
+    """
+    from carbonledger.lifecycle.pricing import Prefetched, footprint_for_run
+    from carbonledger.store.aggregates import many_run_totals
+
+    runs = iter(runs)
+    pool = None if everything is None else overlapping_runs_by_id(everything, now=time.time())
+    while True:
+        chunk = list(itertools.islice(runs, page))
+        if not chunk:
+            return
+        overlaps = pool if pool is not None else overlapping_runs_by_id(chunk, now=time.time())
+        alone = [r.run_id for r in chunk if not overlaps.get(r.run_id)]
+        try:
+            totals = many_run_totals(ledger, alone) if alone else {}
+        except CarbonLedgerError:
+            totals = {}  # each run reads its own and reports its own error
+        for run in chunk:
+            known = Prefetched(run, overlaps.get(run.run_id, ()), totals.get(run.run_id))
+            try:
+                fp = footprint_for_run(ledger, run.run_id, series=series, prefetched=known)
+            except CarbonLedgerError as exc:
+                yield run, None, exc
+                continue
+            yield run, fp, None
+
+
+def overlapping_runs_by_id(runs: Sequence[RunRecord], *, now: float) -> dict[str, list[RunRecord]]:
+    """For each run, the others in ``runs`` on its host whose time overlaps it (a running
+    run counts up to ``now``), oldest first: the rule of
+    :func:`~carbonledger.lifecycle.sharing.runs_overlap`, found by one sweep per host."""
+    from carbonledger.lifecycle.sharing import host_key, runs_overlap
+
+    by_host: dict[str, list[tuple[float, int, RunRecord]]] = {}
+    # list_runs is newest first; its reverse is the ledger's oldest-first order
+    for position, run in enumerate(reversed(runs)):
+        key = host_key(run.host)
+        if key is not None:
+            by_host.setdefault(key, []).append((run.started_at, position, run))
+    found: dict[str, list[tuple[float, int, RunRecord]]] = {}
+    for rows in by_host.values():
+        rows.sort(key=lambda row: (row[0], row[1]))
+        for i, (_, pos_i, run) in enumerate(rows):
+            end = run.ended_at if run.ended_at is not None else now
+            j = i + 1
+            while j < len(rows) and rows[j][0] < end:
+                other = rows[j][2]
+                if runs_overlap(run, other, now=now):
+                    found.setdefault(run.run_id, []).append(rows[j])
+                    found.setdefault(other.run_id, []).append((run.started_at, pos_i, run))
+                j += 1
+    return {
+        run_id: [row[2] for row in sorted(rows, key=lambda row: (row[0], row[1]))]
+        for run_id, rows in found.items()
+    }
 
 
 def _component_totals(components: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:

@@ -18,7 +18,7 @@ from carbonledger.errors import ConfigError
 from carbonledger.lifecycle.uncertainty import sum_interval
 from carbonledger.report.pareto import as_mapping
 
-__all__ = ["FIELDS", "SummaryRow", "group_key", "parse_group_by", "summarize"]
+__all__ = ["FIELDS", "SummaryRow", "group_key", "parse_group_by", "summarize", "summary_facts"]
 
 # summed fields: footprint dict key -> column name
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -154,3 +154,14 @@ def summarize(runs: Sequence[Any], by: str = "phase") -> tuple[list[SummaryRow],
         group="all", runs=len(runs), totals=totals, missing=missing, intervals=intervals
     )
     return rows, overall
+
+
+def summary_facts(run: Any) -> dict[str, Any]:
+    """What :func:`summarize` reads of a run, kept small: a listing that streams
+    footprints keeps this per run instead of the whole footprint."""
+    data = as_mapping(run)
+    kept = {key: data.get(key) for key in ("phase", "name", "tags", "started_at", "job")}
+    kept.update((key, data.get(key)) for key, _ in FIELDS)
+    uncertainty = data.get("uncertainty") or {}
+    kept["uncertainty"] = {key: uncertainty.get(key) for key in INTERVAL_FIELDS}
+    return kept
