@@ -246,8 +246,9 @@ class JobTracking:
             self._run = None
         return self._run
 
-    def stop(self, *, failed: bool = False) -> Footprint | None:
-        """Close the spans this callback opened; stop the tracker if the callback owns it."""
+    def stop(self, status: str = "completed") -> Footprint | None:
+        """Close the spans this callback opened; stop the tracker if the callback owns it
+        (``status``: completed, failed or interrupted)."""
         for key in list(self._tokens):
             self.end(key)
         tracker, self._tracker = self._tracker, None
@@ -255,10 +256,14 @@ class JobTracking:
             return None
         self._run = self._given
         try:
-            return tracker.stop("failed" if failed else "completed")
+            final = tracker.stop(status)
         except Exception as exc:
             self._fail("stop", exc)
             return None
+        if final is not None and self.measuring:
+            # a later start() in this process (validate after fit) continues the job
+            self.carried = self.carried.plus(final)
+        return final
 
     # -- spans ----------------------------------------------------------------------------
     def begin(self, key: str, name: str | None = None) -> None:
