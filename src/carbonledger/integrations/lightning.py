@@ -26,7 +26,7 @@ try:
     from lightning.pytorch.callbacks import Callback
 except ImportError:  # pragma: no cover - the older package name
     try:
-        from pytorch_lightning.callbacks import Callback
+        from pytorch_lightning.callbacks import Callback  # type: ignore[assignment, unused-ignore]
     except ImportError as exc:
         raise ImportError(
             "carbonledger.integrations.lightning needs lightning: "
