@@ -50,7 +50,9 @@ def test_history_gets_energy_per_epoch(tmp_path: Path) -> None:
     assert len(history.history["carbonledger/epoch_energy_kwh"]) == 3
     assert len(history.history["carbonledger/evaluation_energy_kwh"]) == 3
     lows = history.history["carbonledger/emissions_kg_low"]
-    assert all(lo <= v for lo, v in zip(lows, history.history["carbonledger/emissions_kg"]))
+    assert all(
+        lo <= v for lo, v in zip(lows, history.history["carbonledger/emissions_kg"], strict=True)
+    )
 
     (record,) = fwkit.runs(ledger)
     assert record.name == "tiny-dense" and record.tags["carbonledger.framework"] == "keras"
