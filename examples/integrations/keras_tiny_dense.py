@@ -10,10 +10,10 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from carbonledger.integrations.keras import CarbonLedgerCallback  # noqa: E402
+from carbonledger.integrations.keras import CarbonLedgerCallback
 
 
 def main() -> None:
