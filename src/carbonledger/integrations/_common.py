@@ -15,9 +15,11 @@ on with what is left (or stops, leaving the loop alone).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -172,6 +174,23 @@ def values_from(
     return out
 
 
+_WARM_MODULES = ("carbonledger.lifecycle.pricing", "carbonledger.store.liveness", "psutil")
+
+
+def _warm_pricing() -> None:
+    """Import what the first footprint needs on a thread of its own, so the first log
+    after an epoch does not pay for it inside the training loop."""
+
+    def load() -> None:
+        for name in _WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                return
+
+    threading.Thread(target=load, name="carbonledger-warm", daemon=True).start()
+
+
 class JobTracking:
     """The tracked job behind a framework callback.
 
@@ -241,6 +260,7 @@ class JobTracking:
             self._run = tracker.start()
             self._tracker = tracker
             self.name = tracker.name
+            _warm_pricing()
         except Exception as exc:
             self._fail("start", exc)
             self._run = None
