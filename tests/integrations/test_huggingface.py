@@ -122,6 +122,12 @@ def test_logs_spans_and_ledger(tmp_path: Path) -> None:
     assert "train/evaluation" in paths
     assert fp.energy_j is not None and energies[-1] * 3.6e6 <= fp.energy_j
 
+    metrics = trainer.evaluate()  # a lone evaluation: the next segment of the job, stopped
+    assert metrics["carbonledger/evaluation_energy_kwh"] > 0
+    second = max(fwkit.runs(ledger), key=lambda r: r.started_at)
+    assert second.status.value == "completed" and second.tags["carbonledger.segment"] == "1"
+    assert fwkit.span_paths(fwkit.footprint(ledger, second.run_id)) == ["evaluation"]
+
 
 def test_enable_and_given_run(tmp_path: Path) -> None:
     from carbonledger.integrations import huggingface

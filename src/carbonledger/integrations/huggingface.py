@@ -6,7 +6,8 @@ One line::
     # or, for a trainer already built:
     carbonledger.integrations.huggingface.enable(trainer)
 
-The callback records spans ``train``, ``train/epoch-N``, ``evaluate`` and ``predict``; in
+The callback records spans ``train``, ``train/epoch-N`` and ``evaluation`` (evaluation and
+prediction loops, nested where they run; a lone ``evaluate()``/``predict()`` is a run); in
 ``on_log`` it adds the run's energy and carbon so far, with interval bounds, to the
 ``logs`` dict (``carbonledger/energy_kwh``, ``carbonledger/emissions_kg``, ``…_low``,
 ``…_high``, and ``carbonledger/epoch_…`` for the last epoch), so ``trainer.state.log_history``
@@ -85,12 +86,17 @@ class CarbonLedgerCallback(TrainerCallback):  # type: ignore[misc, unused-ignore
             self.job.begin("eval", "evaluation")
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.job.end("eval")
+        self._loop_ended()
 
     def on_predict(
         self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
     ) -> None:
+        self._loop_ended()
+
+    def _loop_ended(self) -> None:
         self.job.end("eval")
+        if not self.job.is_open("train"):  # a lone evaluate()/predict(): its run ends here
+            self.job.stop()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.job.end("epoch")

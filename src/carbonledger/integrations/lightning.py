@@ -7,8 +7,10 @@ One line::
 Spans: ``fit``, ``fit/epoch-N``, ``validation``, ``test`` and ``predict`` (nested where they
 run inside another). At the end of each training epoch the run's energy and carbon so far
 (``carbonledger/energy_kwh``, ``carbonledger/emissions_kg`` with ``…_low``/``…_high``
-bounds) and the epoch's own (``carbonledger/epoch_…``) go through ``pl_module.log``, so
-every logger and ``trainer.callback_metrics`` see them. The callback's state is saved in
+bounds) and the epoch's own (``carbonledger/epoch_…``) go to every logger
+(``trainer.loggers``, at the step), and the two headline values also into
+``trainer.callback_metrics`` (through ``pl_module.log``), for monitors such as
+``ModelCheckpoint`` and ``EarlyStopping``. The callback's state is saved in
 checkpoints: ``trainer.fit(..., ckpt_path=...)`` continues the same job (same run name and
 ``carbonledger.job`` tag, cumulative energy carried over). A ``stop`` budget sets
 ``trainer.should_stop``. Spans are recorded on every rank, energy measured on local
@@ -60,6 +62,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
         self.job = JobTracking(
             run, name=name, framework="lightning", prefix=prefix, track_options=track_options
         )
+        self._headline = (f"{prefix}energy_kwh", f"{prefix}emissions_kg")
 
     # -- checkpoints: a resumed fit continues the same job -----------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -80,8 +83,15 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         self.job.end("epoch")
         values = self.job.values(*_SPANS)
-        for key, value in values.items():
-            pl_module.log(key, value, on_step=False, on_epoch=True, prog_bar=False)
+        if not values:
+            return
+        # every value to every logger directly (pl_module.log costs milliseconds per key);
+        # the two headline values also into callback_metrics, for monitors and checkpoints
+        for lg in trainer.loggers:
+            lg.log_metrics(values, step=trainer.global_step)
+        for key in self._headline:
+            if key in values:
+                pl_module.log(key, values[key], on_step=False, on_epoch=True, logger=False)
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
