@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck bench clean
+.PHONY: setup demo test test-fast lint typecheck bench clean
 
 setup: $(BIN)/carbonledger
 
@@ -17,8 +17,13 @@ demo: setup
 	$(BIN)/carbonledger run --name toy-training --phase training -- $(BIN)/python examples/train_toy.py
 	$(BIN)/carbonledger runs
 
+# the whole suite, in parallel (one worker per core)
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+# the fast loop while editing: everything but the slow tests (subprocesses, real engines)
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
