@@ -190,6 +190,8 @@ def detect_job(environ: Mapping[str, str], explicit: str | None = None) -> Detec
     launcher, rank, local_rank, world, local_world = _ranks(environ)
     if launcher == "explicit" and _slurm_key(environ) is None and key.startswith("mpi:"):
         launcher = "mpi"
+    elif launcher == "explicit" and key.startswith("run:"):
+        launcher = "carbonledger-run"  # the key `carbonledger run` made for its command
     restart = _int(environ, "TORCHELASTIC_RESTART_COUNT") if launcher == "torchrun" else None
     if restart is None:
         restart = _int(environ, "SLURM_RESTART_COUNT")
