@@ -23,7 +23,7 @@ test: setup
 
 # the fast loop while editing: everything but the slow tests (subprocesses, real engines)
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" -n auto
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not slow" -n auto
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -1,13 +1,49 @@
-"""Shared fixtures: every test gets its own ledger, config and sysfs root."""
+"""Shared fixtures: every test gets its own ledger, config and sysfs root.
+
+The fast loop (``make test-fast``: ``-m "not slow"`` with ``HYPOTHESIS_PROFILE=fast``)
+leaves out what is slow by nature: the modules below, which start real engines (servers,
+schedulers, frameworks, subprocesses), and any test marked ``slow`` where it stands.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+settings.register_profile("fast", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# test modules (or folders) that are slow as a whole: real engines and subprocesses
+SLOW_PATHS = (
+    "tests/benchmarks/",
+    "tests/e2e/",
+    "tests/exporters/test_prometheus_server.py",
+    "tests/exporters/test_examples.py",
+    "tests/golden/",
+    "tests/integrations/test_huggingface.py",
+    "tests/integrations/test_keras.py",
+    "tests/integrations/test_lightning.py",
+    "tests/integrations/test_mlflow.py",
+    "tests/integrations/test_wandb.py",
+    "tests/serving/test_serving_e2e.py",
+    "tests/store/test_postgres.py",
+    "tests/store/test_postgres_merge.py",
+    "tests/store/test_postgres_spool.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        where = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        if where.startswith(SLOW_PATHS) or "[env-audit-" in item.nodeid:
+            item.add_marker(slow)
 
 
 @pytest.fixture(autouse=True)

@@ -84,7 +84,9 @@ class CorruptRunError(LedgerError):
 
 
 class SensorError(CarbonLedgerError):
-    """A sensor could not be read. Recorded and logged; never raised into the host."""
+    """A sensor could not be read (a sysfs read that timed out, a vendor library error
+    mapped once). Sensors raise it; the sampler records it, logs it once and records the
+    lost time as a gap; it never reaches the host program."""
 
 
 class ProviderError(CarbonLedgerError):

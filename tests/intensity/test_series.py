@@ -96,3 +96,19 @@ def test_slice_keeps_the_same_values(values: list[float], i: int, j: int) -> Non
     part = s.slice(1000 + lo * 10.0, 1000 + hi * 10.0)
     assert list(part.values_g_per_kwh) == values[lo:hi]
     assert part.end == 1000 + hi * 10.0
+
+
+def test_intensities_above_any_grid_are_refused_wherever_they_come_from() -> None:
+    import pytest
+
+    from carbonledger.errors import DataError
+    from carbonledger.intensity.base import IntensityValue
+    from carbonledger.intensity.series import IntensitySeries
+    from carbonledger.records import Method
+
+    with pytest.raises(DataError, match="above the 5000 g/kWh"):
+        IntensitySeries.from_pairs([(0.0, 100.0), (3600.0, 1e308)], "XX")
+    with pytest.raises(DataError, match="outside 0..5000"):
+        IntensityValue(1e308, "XX", "average", "lifecycle", Method.MEASURED, "provider")
+    with pytest.raises(DataError):
+        IntensityValue(float("nan"), "XX", "average", "lifecycle", Method.MEASURED, "provider")

@@ -172,3 +172,17 @@ def test_time_aligned_carbon_is_between_min_and_max_intensity(
     assert fp.operational_g is not None
     assert min(values) * energy_kwh - 1e-9 <= fp.operational_g <= max(values) * energy_kwh + 1e-9
     assert not math.isnan(fp.operational_g)
+
+
+def test_a_gap_makes_the_total_a_lower_bound_without_a_symmetric_interval() -> None:
+    dev = fake_device("fake:cpu")
+    samples = constant_samples("fake:cpu", 100.0, 6.0)
+    whole = price_run(make_run(6.0), [dev], samples, average=AVERAGE)
+    assert whole.energy_interval_j is not None and whole.total_interval_g is not None
+    lost = [*samples[:2], Sample("fake:cpu", T0 + 2, T0 + 6, None, None)]  # zone vanished
+    fp = price_run(make_run(6.0), [dev], lost, average=AVERAGE)
+    assert fp.energy_j == pytest.approx(200.0)
+    assert fp.energy_interval_j is None and fp.total_interval_g is None  # no upper end claimed
+    assert any("lower bound" in w for w in fp.warnings)
+    d = fp.to_dict()
+    assert d["uncertainty"]["energy_kwh"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from carbonledger.errors import DataError
 from carbonledger.records import Method
 
 __all__ = ["BASES", "SIGNALS", "IntensitySource", "IntensityValue"]
@@ -31,6 +32,16 @@ class IntensityValue:
     year: int | None = None
     uncertainty_rel: float | None = None
     at: float | None = None  # unix seconds the value is for, when it is for a time
+
+    def __post_init__(self) -> None:
+        from carbonledger.limits import MAX_INTENSITY_G_PER_KWH
+
+        value = self.g_per_kwh
+        if not (isinstance(value, (int, float)) and 0 <= value <= MAX_INTENSITY_G_PER_KWH):
+            raise DataError(
+                f"intensity {value!r} g/kWh for {self.zone} ({self.source}) is outside "
+                f"0..{MAX_INTENSITY_G_PER_KWH:g} g/kWh"
+            )
 
     def to_dict(self) -> dict[str, object]:
         return {

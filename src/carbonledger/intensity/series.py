@@ -75,9 +75,16 @@ class IntensitySeries:
         for i in range(1, len(self.times)):
             if not self.times[i] > self.times[i - 1]:
                 raise DataError(f"intensity series: timestamps not strictly ascending at step {i}")
+        from carbonledger.limits import MAX_INTENSITY_G_PER_KWH
+
         for v in self.values_g_per_kwh:
             if not (math.isfinite(v) and v >= 0):
                 raise DataError(f"intensity series: invalid value {v!r}")
+            if v > MAX_INTENSITY_G_PER_KWH:  # from a file, a provider or a ledger alike
+                raise DataError(
+                    f"intensity series for {self.zone}: {v:g} g/kWh is above the "
+                    f"{MAX_INTENSITY_G_PER_KWH:g} g/kWh that any grid reaches"
+                )
 
     @classmethod
     def from_pairs(

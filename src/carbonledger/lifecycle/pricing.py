@@ -135,6 +135,7 @@ def price_totals(
     duration_s = None if end is None else max(0.0, end - run.started_at)
 
     components: list[ComponentEnergy] = []
+    lower_bound = False  # a device missed readings: its energy is a lower bound
     for device in devices:
         t = totals.get(device.device_id)
         host_j = t.host_energy_j if t is not None else None
@@ -143,6 +144,7 @@ def price_totals(
         notes.extend(str(w) for w in device.details.get("warnings") or ())  # model caveats
         gaps = t.missing if t is not None else 0
         if gaps:
+            lower_bound = True
             notes.append(
                 f"{device.device_id}: {gaps} interval(s) without a reading; energy is a lower bound"
             )
@@ -176,13 +178,21 @@ def price_totals(
     embodied_g = sum(e.g for e in embodied) if embodied else 0.0
     total_g = None if operational_g is None else operational_g + embodied_g
 
+    # a total that is a lower bound (a device without readings, or gaps in one) has no
+    # symmetric interval: the warning says what is missing, and no upper end is claimed
     energy_interval = None
-    if energy_j is not None and energy_rel is not None and not unknown_components:
+    if (
+        energy_j is not None
+        and energy_rel is not None
+        and not unknown_components
+        and not lower_bound
+    ):
         energy_interval = interval(energy_j, energy_rel)
     total_interval = None
     if (
         operational_g is not None
         and not unknown_components
+        and not lower_bound
         and energy_rel is not None
         and intensity.uncertainty_rel is not None
     ):

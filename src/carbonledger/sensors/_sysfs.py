@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from carbonledger.errors import SensorError
+
 __all__ = [
     "READ_TIMEOUT_S",
     "ReadTimeout",
@@ -34,8 +36,9 @@ READ_TIMEOUT_S = 1.0
 _MAX_BYTES = 4096  # a sysfs attribute is at most one page
 
 
-class ReadTimeout(OSError):
-    """A sysfs read did not return in time and was abandoned."""
+class ReadTimeout(SensorError, OSError):
+    """A sysfs read did not return in time and was abandoned (an OSError too, so callers
+    that handle unreadable files handle it)."""
 
     def __init__(self, path: Path, timeout_s: float, *, pending: bool = False) -> None:
         what = "an earlier read is still blocked" if pending else f"no answer in {timeout_s:g} s"
