@@ -108,7 +108,7 @@ def test_intensities_above_any_grid_are_refused_wherever_they_come_from() -> Non
 
     with pytest.raises(DataError, match="above the 5000 g/kWh"):
         IntensitySeries.from_pairs([(0.0, 100.0), (3600.0, 1e308)], "XX")
-    with pytest.raises(DataError, match="outside 0..5000"):
+    with pytest.raises(DataError, match=r"outside 0\.\.5000"):
         IntensityValue(1e308, "XX", "average", "lifecycle", Method.MEASURED, "provider")
     with pytest.raises(DataError):
         IntensityValue(float("nan"), "XX", "average", "lifecycle", Method.MEASURED, "provider")
