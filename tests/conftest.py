@@ -38,11 +38,23 @@ SLOW_PATHS = (
 )
 
 
+# single tests (or parameters) that take seconds: a real server, a large file, a table scan
+SLOW_IDS = (
+    "[env-audit-",
+    "[postgres",
+    "test_fast_bundled_match_agrees_with_the_full_table",
+    "test_bad_line_2_of_a_large_file_is_refused_without_reading_the_rest",
+    "test_a_standby_takes_over_when_the_measurer_stops",
+    "test_four_ranks_count_the_node_once",
+    "test_reprice_with_midpoint_step_gives_300",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slow = pytest.mark.slow
     for item in items:
         where = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
-        if where.startswith(SLOW_PATHS) or "[env-audit-" in item.nodeid:
+        if where.startswith(SLOW_PATHS) or any(k in item.nodeid for k in SLOW_IDS):
             item.add_marker(slow)
 
 
