@@ -344,7 +344,7 @@ def test_machine_cpu_times_is_sane() -> None:
 
 def test_fast_bundled_match_agrees_with_the_full_table() -> None:
     """start() parses only candidate rows; it must answer exactly as the whole table."""
-    from carbonledger.sensors.cpu_model import _bundled_table, match_bundled
+    from carbonledger.lifecycle.cpu_table import _bundled_table, match_bundled
 
     table = _bundled_table()
     entries = table.entries[::15]  # a spread of ~300 rows across vendors and families

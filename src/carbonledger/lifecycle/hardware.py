@@ -429,7 +429,7 @@ def gpu_spec(name: str) -> HardwareSpec:
 def cpu_tdp(name: str) -> tuple[float, str]:
     """``(TDP in W, source)`` of a CPU model: the sensors' CPU table, else this catalog's rows."""
     try:
-        from carbonledger.sensors.cpu_model import CpuTable
+        from carbonledger.lifecycle.cpu_table import CpuTable
 
         entry = CpuTable.load().match(name)
     except (ImportError, DataError):

@@ -13,12 +13,19 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from carbonledger.errors import ConfigError
 
 if TYPE_CHECKING:
-    from carbonledger.tracking import Run
+    from contextlib import AbstractContextManager
+
+
+class _SpanOwner(Protocol):
+    """What a pause needs of a run: spans (``carbonledger.tracking.Run`` has them)."""
+
+    def span(self, name: str) -> AbstractContextManager[Any]: ...
+
 
 __all__ = ["CarbonAwarePause"]
 
@@ -41,7 +48,7 @@ class CarbonAwarePause:
         max_delay: float,
         provider: Any,
         zone: str,
-        run: Run | None = None,
+        run: _SpanOwner | None = None,
         check_every_s: float = 300.0,
         poll_s: float = 300.0,
         horizon_hours: float = 24.0,
