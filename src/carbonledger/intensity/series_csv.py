@@ -27,7 +27,6 @@ import math
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +34,7 @@ from carbonledger.errors import ConfigError, DataError
 from carbonledger.intensity.base import BASES
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.limits import MAX_INTENSITY_G_PER_KWH, MAX_SERIES_LINE_CHARS
+from carbonledger.timeutil import parse_instant
 
 __all__ = ["PLAIN_TIME_COLUMNS", "PLAIN_VALUE_COLUMNS", "load_series", "parse_time"]
 
@@ -45,21 +45,14 @@ _EM_ZONE = "zone id"
 _EM_ESTIMATED = "data estimated"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
-_EPOCH_NAIVE = datetime(1970, 1, 1)  # naive times are UTC
 
 
 def parse_time(text: str) -> float:
     """Unix seconds of an ISO 8601 time; a time without ``Z`` or an offset is UTC.
 
-    Raises ValueError when ``text`` is not ISO 8601.
+    Raises ValueError when ``text`` is not ISO 8601 (:func:`carbonledger.timeutil.parse_instant`).
     """
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return (parsed - _EPOCH_NAIVE).total_seconds()
-    return parsed.timestamp()
+    return parse_instant(text)
 
 
 def load_series(
