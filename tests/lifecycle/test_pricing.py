@@ -217,12 +217,10 @@ def test_power_integrated_gpu_gets_a_wider_interval_for_a_short_window(counter: 
     for duration in (0.3, 60.0):
         step = 0.1 if duration < 1 else 1.0
         samples = constant_samples(dev.device_id, 300.0, duration, step_s=step)
-        fp = price_run(
-            make_run(duration), [dev], samples, average=AVERAGE, pue=PUEChoice(1.0, "t")
-        )
+        fp = price_run(make_run(duration), [dev], samples, average=AVERAGE, pue=PUEChoice(1.0, "t"))
         (component,) = fp.components
         assert fp.energy_j == pytest.approx(300.0 * duration)
-        lo, hi = fp.energy_interval_j or (0.0, 0.0)
+        _lo, hi = fp.energy_interval_j or (0.0, 0.0)
         assert hi - fp.energy_j == pytest.approx(component.uncertainty_rel * fp.energy_j)
         rels[duration] = component.uncertainty_rel
     if counter:  # the energy counter is not widened
@@ -243,5 +241,5 @@ def test_span_of_a_power_integrated_gpu_is_widened_by_its_own_duration() -> None
     )
     rows = {s.path: s for s in fp.spans}
     assert rows["short"].energy_interval_j == pytest.approx((0.0, 180.0))
-    lo, hi = rows["long"].energy_interval_j or (0.0, 0.0)
+    _lo, hi = rows["long"].energy_interval_j or (0.0, 0.0)
     assert hi / 18_000.0 - 1 == pytest.approx(0.10 + 1.1 / 60)
