@@ -8,7 +8,16 @@ from carbonledger.intensity.base import IntensityValue
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import EmbodiedItem
 from carbonledger.lifecycle.pricing import PUEChoice, price_run
-from carbonledger.records import Component, Method, RunRecord, RunStatus, Sample, Scope, SpanRecord
+from carbonledger.records import (
+    Component,
+    DeviceInfo,
+    Method,
+    RunRecord,
+    RunStatus,
+    Sample,
+    Scope,
+    SpanRecord,
+)
 from carbonledger.sensors.fake import fake_device
 
 T0 = 1_700_000_000.0
@@ -186,3 +195,51 @@ def test_a_gap_makes_the_total_a_lower_bound_without_a_symmetric_interval() -> N
     assert any("lower bound" in w for w in fp.warnings)
     d = fp.to_dict()
     assert d["uncertainty"]["energy_kwh"] is None
+
+
+def _power_only_gpu(counter: bool = False) -> DeviceInfo:
+    """As the NVML sensor labels a GPU (details.energy_counter False: power integrated)."""
+    return DeviceInfo(
+        device_id="nvml:GPU-0000",
+        component=Component.GPU,
+        name="NVIDIA H100",
+        method=Method.MEASURED,
+        source="nvml:GPU-0000",
+        uncertainty_rel=0.05 if counter else 0.10,
+        details={"energy_counter": counter, "mig": False},
+    )
+
+
+@pytest.mark.parametrize("counter", [False, True])
+def test_power_integrated_gpu_gets_a_wider_interval_for_a_short_window(counter: bool) -> None:
+    dev = _power_only_gpu(counter)
+    rels = {}
+    for duration in (0.3, 60.0):
+        step = 0.1 if duration < 1 else 1.0
+        samples = constant_samples(dev.device_id, 300.0, duration, step_s=step)
+        fp = price_run(make_run(duration), [dev], samples, average=AVERAGE, pue=PUEChoice(1.0, "t"))
+        (component,) = fp.components
+        assert fp.energy_j == pytest.approx(300.0 * duration)
+        _lo, hi = fp.energy_interval_j or (0.0, 0.0)
+        assert hi - fp.energy_j == pytest.approx(component.uncertainty_rel * fp.energy_j)
+        rels[duration] = component.uncertainty_rel
+    if counter:  # the energy counter is not widened
+        assert rels == {0.3: 0.05, 60.0: 0.05}
+    else:
+        assert rels[0.3] == 1.0
+        assert rels[60.0] == pytest.approx(0.10 + 1.1 / 60)
+        assert rels[0.3] > rels[60.0] > 0.10
+
+
+def test_span_of_a_power_integrated_gpu_is_widened_by_its_own_duration() -> None:
+    dev = _power_only_gpu()
+    samples = constant_samples(dev.device_id, 300.0, 60.0)
+    short = SpanRecord("short", T0 + 10.0, T0 + 10.3, {dev.device_id: 90.0})
+    long = SpanRecord("long", T0, T0 + 60.0, {dev.device_id: 18_000.0})
+    fp = price_run(
+        make_run(60.0), [dev], samples, [short, long], average=AVERAGE, pue=PUEChoice(1.0, "t")
+    )
+    rows = {s.path: s for s in fp.spans}
+    assert rows["short"].energy_interval_j == pytest.approx((0.0, 180.0))
+    _lo, hi = rows["long"].energy_interval_j or (0.0, 0.0)
+    assert hi / 18_000.0 - 1 == pytest.approx(0.10 + 1.1 / 60)

@@ -2,7 +2,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carbonledger.sampling.integrate import EnergyAccumulator, counter_delta, trapezoid_j
+from carbonledger.sampling.integrate import (
+    EnergyAccumulator,
+    counter_delta,
+    power_integration_rel,
+    trapezoid_j,
+)
 
 RANGE = 262_143_328_850
 
@@ -54,3 +59,32 @@ def test_invalid_power_rejected() -> None:
         acc.add_power(0.0, float("nan"))
     with pytest.raises(ValueError):
         acc.add_power(0.0, -1.0)
+
+
+@given(
+    a=st.floats(min_value=1e-3, max_value=1e7),
+    b=st.floats(min_value=1e-3, max_value=1e7),
+    base=st.floats(min_value=0.0, max_value=0.5),
+)
+def test_power_integration_rel_decreases_with_the_window(a: float, b: float, base: float) -> None:
+    short, long = sorted((a, b))
+    assert power_integration_rel(short, base) >= power_integration_rel(long, base) >= base
+    assert power_integration_rel(short, base) <= 1.0
+
+
+@given(
+    window=st.floats(min_value=1e7, max_value=1e12),
+    base=st.floats(min_value=0.0, max_value=0.5),
+)
+def test_power_integration_rel_is_the_base_for_long_windows(window: float, base: float) -> None:
+    assert power_integration_rel(window, base) == pytest.approx(base, abs=1e-6)
+
+
+def test_power_integration_rel_short_windows() -> None:
+    assert power_integration_rel(0.3, 0.1) == 1.0  # shorter than the averaging window
+    assert power_integration_rel(0.0, 0.1) == 1.0
+    assert power_integration_rel(60.0, 0.1) == pytest.approx(0.1 + 1.1 / 60)
+    no_lag = power_integration_rel(5.0, 0.1, update_period_s=0.0, averaging_window_s=0.0)
+    assert no_lag == 0.1
+    with pytest.raises(ValueError):
+        power_integration_rel(1.0, -0.1)

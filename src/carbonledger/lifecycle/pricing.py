@@ -36,6 +36,7 @@ from carbonledger.lifecycle.sharing import (
 )
 from carbonledger.lifecycle.uncertainty import combine_rel, interval, sum_rel
 from carbonledger.records import DeviceInfo, Method, RunRecord, Sample, Scope, SpanRecord
+from carbonledger.sampling.integrate import power_integration_rel
 from carbonledger.store.aggregates import (
     OUTSIDE,
     DeviceTotals,
@@ -102,6 +103,21 @@ def price_run(
     )
 
 
+def _power_integrated(device: DeviceInfo) -> bool:
+    """An NVIDIA GPU without an energy counter: its energy is integrated from power."""
+    return device.device_id.startswith("nvml:") and device.details.get("energy_counter") is False
+
+
+def device_rel(device: DeviceInfo, window_s: float | None) -> float | None:
+    """The device's relative error over a window of ``window_s`` seconds: widened for
+    short windows when its energy is integrated from NVML power readings (see
+    :func:`power_integration_rel`); the device's own figure otherwise."""
+    rel = device.uncertainty_rel
+    if rel is None or window_s is None or not _power_integrated(device):
+        return rel
+    return power_integration_rel(window_s, rel)
+
+
 def series_bounds(series: IntensitySeries) -> tuple[float, ...]:
     """The series' step starts and its end: step ``k`` is ``[bounds[k], bounds[k+1])``."""
     return (*series.times, series.end)
@@ -158,7 +174,7 @@ def price_totals(
                 mean_power_w=(host_j / covered_s) if host_j is not None and covered_s > 0 else None,
                 method=str(device.method) if energy_j is not None else str(Method.UNAVAILABLE),
                 source=device.source,
-                uncertainty_rel=device.uncertainty_rel,
+                uncertainty_rel=device_rel(device, covered_s),
             )
         )
     known_components = [c for c in components if c.energy_j is not None]
@@ -209,6 +225,7 @@ def price_totals(
             embodied_g,
             run_duration_s=duration_s,
             span=span,
+            devices=devices,
         )
         for span in spans
     )
@@ -376,11 +393,25 @@ def _with_span_intervals(
     *,
     run_duration_s: float | None,
     span: SpanRecord,
+    devices: Sequence[DeviceInfo] = (),
 ) -> SpanFootprint:
     """The span's energy and total with intervals: the run's relative errors, since a
-    span is measured by the same sensors and priced with the same intensity."""
+    span is measured by the same sensors and priced with the same intensity; a span
+    with a power-integrated GPU takes that device's error over the span's duration."""
     from dataclasses import replace
 
+    widened = [d for d in devices if _power_integrated(d) and d.device_id in span.energy_j]
+    if widened and energy_rel is not None and span.ended_at is not None:
+        window = span.ended_at - span.started_at
+        by_id = {d.device_id: d for d in devices}
+        span_rel = _sum_rel(
+            [
+                (v, device_rel(by_id[k], window) if k in by_id else energy_rel)
+                for k, v in span.energy_j.items()
+                if v is not None
+            ]
+        )
+        energy_rel = span_rel if span_rel is not None else energy_rel
     if row.energy_j is None or energy_rel is None:
         return row
     energy_iv = interval(row.energy_j, energy_rel)

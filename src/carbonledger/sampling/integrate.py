@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["EnergyAccumulator", "counter_delta", "trapezoid_j"]
+__all__ = [
+    "NVML_POWER_AVERAGING_WINDOW_S",
+    "NVML_UPDATE_PERIOD_S",
+    "EnergyAccumulator",
+    "counter_delta",
+    "power_integration_rel",
+    "trapezoid_j",
+]
+
+#: NVIDIA's power reading changes about every 100 ms (ML.ENERGY measurements; Yang et al.).
+NVML_UPDATE_PERIOD_S = 0.1
+#: ``nvmlDeviceGetPowerUsage`` is a 1 s average on Ampere and later (except GA100, per a
+#: secondary source); on A100/H100 that average samples only about 25 % of the second
+#: (Yang et al., SC24). Taken as the conservative default for every NVIDIA GPU.
+NVML_POWER_AVERAGING_WINDOW_S = 1.0
 
 
 def counter_delta(
@@ -29,6 +43,29 @@ def trapezoid_j(power_a_w: float, power_b_w: float, duration_s: float) -> float:
     if duration_s < 0:
         raise ValueError("duration must not be negative")
     return 0.5 * (power_a_w + power_b_w) * duration_s
+
+
+def power_integration_rel(
+    window_s: float,
+    base_rel: float,
+    update_period_s: float = NVML_UPDATE_PERIOD_S,
+    averaging_window_s: float = NVML_POWER_AVERAGING_WINDOW_S,
+) -> float:
+    """Relative uncertainty of energy integrated from power readings over ``window_s``.
+
+    ``min(1, base_rel + (update_period_s + averaging_window_s) / window_s)``: a reading
+    can describe the power of up to one averaging window plus one update period before it
+    was taken, so each end of the window may misplace that much time at the board's
+    power. The widening tends to 0 for long windows (``base_rel``) and the band is capped
+    at ±100 %; a window of no time gets the cap. Never narrower than ``base_rel``.
+    """
+    if base_rel < 0 or update_period_s < 0 or averaging_window_s < 0:
+        raise ValueError("uncertainties, update period and averaging window must be >= 0")
+    if base_rel >= 1.0:
+        return base_rel
+    if not window_s > 0:  # zero, negative or NaN: nothing to average over
+        return 1.0
+    return min(1.0, base_rel + (update_period_s + averaging_window_s) / window_s)
 
 
 class EnergyAccumulator:
