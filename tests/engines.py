@@ -33,6 +33,13 @@ def require_command(*names: str) -> None:
 
 def require_module(*names: str) -> None:
     """Every Python module in ``names`` imports, or the test is skipped (failed in CI)."""
-    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    missing = [n for n in names if not _importable(n)]
     if missing:
         unavailable(f"needs the Python package(s) {', '.join(missing)}")
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
