@@ -8,7 +8,15 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
-from factories import HOSTILE, devices, footprint, hostile_input, report_input, samples
+from factories import (
+    HOSTILE,
+    devices,
+    footprint,
+    hostile_input,
+    report_input,
+    samples,
+    series,
+)
 
 from carbonledger.report import charts, html
 from carbonledger.report.base import ReportInput, render
@@ -220,3 +228,13 @@ def test_notes_list_every_warning_escaped() -> None:
     assert "<strong>Notes</strong>" in page
     assert "<li>first &lt;b&gt;note&lt;/b&gt;</li>" in page
     assert "<li>second &amp; last</li>" in page
+
+
+@pytest.mark.skipif(not charts.available(), reason="matplotlib not installed")
+def test_a_short_run_is_marked_on_the_intensity_chart() -> None:
+    fp = footprint(energy_j=11.7, duration_s=20.0)
+    svg = charts.intensity_chart(series(), fp)
+    assert svg is not None
+    assert "the run: " in svg and "UTC (20 s), one step: " in svg and "g/kWh" in svg
+    long_svg = charts.intensity_chart(series(), footprint())
+    assert long_svg is not None and "one step:" not in long_svg

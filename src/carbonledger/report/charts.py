@@ -426,6 +426,8 @@ def intensity_chart(
     )
     a, b = _dates([t0, t1])
     ax.axvspan(a, b, color="#2ca02c", alpha=0.12, linewidth=0, label="the run")
+    if t1 - t0 < series.step_s and len(series.segments(t0, t1)) <= 1:
+        _mark_short_run(ax, series, t0, t1)
     if fp.intensity.g_per_kwh is not None:
         ax.axhline(
             fp.intensity.g_per_kwh,
@@ -460,6 +462,30 @@ def intensity_chart(
     ax.set_xlim(edges[0], edges[-1])
     fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     return _svg(fig, "grid carbon intensity over time with the run", salt)
+
+
+def _mark_short_run(ax: Axes, series: IntensitySeries, t0: float, t1: float) -> None:
+    """A run inside one step of the series would be an invisible sliver: mark it with a
+    labelled point and say its time window and the one intensity value it saw."""
+    value = series.value_at(t0)
+    if value is None:
+        return
+    (mid,) = _dates([(t0 + t1) / 2])
+    ax.axvline(mid, color="#2ca02c", linewidth=1.2)
+    ax.plot([mid], [value], marker="o", color="#2ca02c", markersize=6)
+
+    def hms(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S")
+
+    ax.annotate(
+        f"the run: {hms(t0)}–{hms(t1)} UTC ({t1 - t0:.0f} s), one step: {value:.0f} g/kWh",
+        (mid, value),
+        xytext=(8, 10),
+        textcoords="offset points",
+        fontsize=8,
+        color="#1b6e1b",
+        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#2ca02c", "lw": 0.6},
+    )
 
 
 def binned_power_total(
