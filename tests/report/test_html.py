@@ -8,7 +8,15 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
-from factories import HOSTILE, footprint, hostile_input, report_input
+from factories import (
+    HOSTILE,
+    devices,
+    footprint,
+    hostile_input,
+    report_input,
+    samples,
+    series,
+)
 
 from carbonledger.report import charts, html
 from carbonledger.report.base import ReportInput, render
@@ -152,3 +160,81 @@ def test_leaderboard_page() -> None:
     assert "missing acc" in page and "Runs left out" in page
     if charts.available():
         assert page.count("<svg") == 1
+
+
+# -- units and intervals -----------------------------------------------------------------
+
+# an interval as the page shows it: two numbers, then one unit (en dash between them)
+INTERVAL = re.compile(r"(-?[\d,]+\.\d+)–(-?[\d,]+\.\d+) ([A-Za-z0-9]+)")
+MIXED = re.compile(r"\d (?:J|Wh|kWh|mgCO2e|gCO2e|kgCO2e) ?[–-] ?[\d,.]+ (?:J|Wh|kWh|\w*CO2e)")
+
+
+def _text(page: str) -> str:
+    return "\n".join(parse(page).text)
+
+
+def test_intervals_use_one_unit_for_both_ends() -> None:
+    # 3,500 J ± 7 % straddles 1 Wh (3,600 J): each end on its own would take another unit
+    fp = footprint(energy_j=3500.0, duration_s=60.0)
+    fp = replace(fp, total_interval_g=(0.9, 1.2))  # straddles 1 g the same way
+    text = _text(html.render(ReportInput(footprints=[fp])))
+    assert "interval 0.904–1.040 Wh" in text
+    assert "interval 0.900–1.200 gCO2e" in text
+    assert not MIXED.search(text), MIXED.search(text)
+    units = {m.group(3) for m in INTERVAL.finditer(text)}
+    assert units and units <= {"J", "Wh", "kWh", "MWh", "mgCO2e", "gCO2e", "kgCO2e", "tCO2e"}
+
+
+def test_span_and_sci_intervals_are_shown() -> None:
+    fp = footprint()
+    spans = tuple(
+        replace(s, energy_interval_j=(3.0e6, 4.0e6), total_interval_g=(0.5, 2.5)) for s in fp.spans
+    )
+    assert fp.functional_unit is not None
+    unit = replace(fp.functional_unit, interval_g_per_unit=(4.0e-5, 6.0e-5))
+    page = html.render(ReportInput(footprints=[replace(fp, spans=spans, functional_unit=unit)]))
+    text = _text(page)
+    assert text.count("0.833–1.111 kWh") == 2  # both spans, in one unit
+    assert text.count("0.500–2.500 gCO2e") == 2
+    assert "SCI per images" in text
+    assert "interval 0.040–0.060 mgCO2e" in text
+    assert not MIXED.search(text)
+
+
+def test_unknown_intervals_are_not_zero() -> None:
+    fp = footprint(energy_j=None, operational_g=None, embodied_g=None, zone=None)
+    text = _text(html.render(ReportInput(footprints=[fp])))
+    assert "interval" not in text.split("Methods and sources")[0]
+    assert "0.000–0.000" not in text
+
+
+def test_a_tiny_run_is_not_shown_in_kwh() -> None:
+    # a run of seconds: 11.7 J, a few milligrams
+    fp = footprint(energy_j=11.7, duration_s=20.0, embodied_g=0.001)
+    data = report_input(fp)
+    data = replace(data, samples={"r0001abcd": samples(devices(2), duration_s=20.0)})
+    page = html.render(data)
+    assert not re.search(r"\b0\.0\d* k?Wh", page), re.search(r"\b0\.0\d* k?Wh", page)
+    assert not re.search(r"\b0\.0\d* k?g?CO2e", page)
+    assert "11.700 J" in _text(page)
+    if charts.available():
+        assert "IT energy (J)" in page  # the energy chart's axis
+        assert ">mgCO2e<" in page or "mgCO2e</text>" in page  # the carbon chart's axis
+
+
+def test_notes_list_every_warning_escaped() -> None:
+    fp = replace(footprint(), warnings=("first <b>note</b>", "second & last"))
+    page = html.render(ReportInput(footprints=[fp]))
+    assert "<strong>Notes</strong>" in page
+    assert "<li>first &lt;b&gt;note&lt;/b&gt;</li>" in page
+    assert "<li>second &amp; last</li>" in page
+
+
+@pytest.mark.skipif(not charts.available(), reason="matplotlib not installed")
+def test_a_short_run_is_marked_on_the_intensity_chart() -> None:
+    fp = footprint(energy_j=11.7, duration_s=20.0)
+    svg = charts.intensity_chart(series(), fp)
+    assert svg is not None
+    assert "the run: " in svg and "UTC (20 s), one step: " in svg and "g/kWh" in svg
+    long_svg = charts.intensity_chart(series(), footprint())
+    assert long_svg is not None and "one step:" not in long_svg

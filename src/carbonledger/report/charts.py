@@ -24,6 +24,7 @@ from carbonledger.errors import ConfigError
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.records import DeviceInfo, Sample, SpanRecord
+from carbonledger.report.numbers import ENERGY_UNITS, MASS_UNITS, pick_unit
 from carbonledger.units import j_to_kwh
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -272,7 +273,8 @@ def _component_rank(component: str) -> tuple[int, str]:
 
 
 def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | None:
-    """Energy per component in kWh; modelled parts hatched; error bars from uncertainty.
+    """Energy per component in J, Wh or kWh (by size); modelled parts hatched; error bars
+    from uncertainty.
 
     A component with any part of unknown uncertainty gets no error bar (not a zero one),
     and its label says the uncertainty is unknown.
@@ -293,6 +295,10 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
         return None
     names = sorted(energy, key=_component_rank)
     spread = {n: None if variance[n] is None else math.sqrt(variance[n] or 0.0) for n in names}
+    # one axis unit for every bar, chosen by the largest bar (J, Wh, kWh), as the text does
+    unit, factor = pick_unit(max(energy.values()), ENERGY_UNITS)
+    energy = {n: v * factor for n, v in energy.items()}
+    spread = {n: None if v is None else v * factor for n, v in spread.items()}
     fig = _figure(6.0, 0.6 + 0.55 * len(names))
     ax = fig.add_subplot()
     for y, name in enumerate(names):
@@ -312,7 +318,7 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
         if spread[name] is None:
             label += ", uncertainty unknown"
         ax.annotate(
-            f"{energy[name]:.3g} kWh ({label})",
+            f"{energy[name]:.3g} {unit} ({label})",
             (energy[name] + (spread[name] or 0.0), y),
             xytext=(7, 0),
             textcoords="offset points",
@@ -322,20 +328,26 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
         )
     ax.set_yticks(range(len(names)), [n.upper() for n in names])
     ax.invert_yaxis()
-    ax.set_xlabel("IT energy (kWh)")
+    ax.set_xlabel(f"IT energy ({unit})")
     ax.set_xlim(0, max(energy[n] + (spread[n] or 0.0) for n in names) * 1.7)
     _style(ax)
     return _svg(fig, "energy by component", salt)
 
 
 def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
-    """Operational and embodied emissions in kgCO2e, with the total's interval."""
+    """Operational and embodied emissions in mg, g, kg or t CO2e (by size), with the total's
+    interval."""
     if fp.operational_g is None and fp.embodied_g is None:
         return None
     from carbonledger.units import g_to_kg
 
-    operational = g_to_kg(fp.operational_g) if fp.operational_g is not None else 0.0
-    embodied = g_to_kg(fp.embodied_g) if fp.embodied_g is not None else 0.0
+    operational_kg = g_to_kg(fp.operational_g) if fp.operational_g is not None else 0.0
+    embodied_kg = g_to_kg(fp.embodied_g) if fp.embodied_g is not None else 0.0
+    top = operational_kg + embodied_kg
+    if fp.total_interval_g is not None:
+        top = max(top, g_to_kg(fp.total_interval_g[1]))
+    unit, factor = pick_unit(top, MASS_UNITS)
+    operational, embodied = operational_kg * factor, embodied_kg * factor
     fig = _figure(6.0, 1.9)
     ax = fig.add_subplot()
     # an unknown part gets no bar (never a 0-width one) and says so in the legend
@@ -357,7 +369,7 @@ def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
         label=emb_label,
     )
     if fp.total_interval_g is not None:
-        lo, hi = (g_to_kg(v) for v in fp.total_interval_g)
+        lo, hi = (g_to_kg(v) * factor for v in fp.total_interval_g)
         total = operational + embodied
         ax.errorbar(
             total,
@@ -373,7 +385,7 @@ def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
     else:
         right = operational + embodied
     ax.set_yticks([])
-    ax.set_xlabel("kgCO2e")
+    ax.set_xlabel(unit)
     ax.set_xlim(0, right * 1.15 if right > 0 else 1)
     fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     _style(ax)
@@ -414,6 +426,8 @@ def intensity_chart(
     )
     a, b = _dates([t0, t1])
     ax.axvspan(a, b, color="#2ca02c", alpha=0.12, linewidth=0, label="the run")
+    if t1 - t0 < series.step_s and len(series.segments(t0, t1)) <= 1:
+        _mark_short_run(ax, series, t0, t1)
     if fp.intensity.g_per_kwh is not None:
         ax.axhline(
             fp.intensity.g_per_kwh,
@@ -448,6 +462,30 @@ def intensity_chart(
     ax.set_xlim(edges[0], edges[-1])
     fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     return _svg(fig, "grid carbon intensity over time with the run", salt)
+
+
+def _mark_short_run(ax: Axes, series: IntensitySeries, t0: float, t1: float) -> None:
+    """A run inside one step of the series would be an invisible sliver: mark it with a
+    labelled point and say its time window and the one intensity value it saw."""
+    value = series.value_at(t0)
+    if value is None:
+        return
+    (mid,) = _dates([(t0 + t1) / 2])
+    ax.axvline(mid, color="#2ca02c", linewidth=1.2)
+    ax.plot([mid], [value], marker="o", color="#2ca02c", markersize=6)
+
+    def hms(t: float) -> str:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S")
+
+    ax.annotate(
+        f"the run: {hms(t0)}–{hms(t1)} UTC ({t1 - t0:.0f} s), one step: {value:.0f} g/kWh",
+        (mid, value),
+        xytext=(8, 10),
+        textcoords="offset points",
+        fontsize=8,
+        color="#1b6e1b",
+        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#2ca02c", "lw": 0.6},
+    )
 
 
 def binned_power_total(

@@ -39,16 +39,15 @@ def _card(label: str, value: str, detail: str = "") -> str:
     )
 
 
+def _interval_note(text: str) -> str:
+    """``interval …<br>`` when there is an interval; nothing when it is unknown."""
+    return f"interval {text}<br>" if text else ""
+
+
 def _summary(fp: Footprint) -> str:
-    energy_detail = ""
-    if fp.energy_interval_j is not None:
-        lo, hi = fp.energy_interval_j
-        energy_detail = f"interval {kit.energy(lo)} – {kit.energy(hi)}<br>"
+    energy_detail = _interval_note(kit.energy_interval(fp.energy_interval_j))
     energy_detail += f"facility (× PUE): {kit.energy(fp.facility_energy_j)}"
-    carbon_detail = ""
-    if fp.total_interval_g is not None:
-        lo, hi = fp.total_interval_g
-        carbon_detail = f"interval {kit.mass(lo)} – {kit.mass(hi)}<br>"
+    carbon_detail = _interval_note(kit.mass_interval(fp.total_interval_g))
     carbon_detail += (
         f"operational {kit.mass(fp.operational_g)} + embodied {kit.mass(fp.embodied_g)}"
     )
@@ -63,12 +62,13 @@ def _summary(fp: Footprint) -> str:
     ]
     fu = fp.functional_unit
     if fu is not None:
-        per = "—" if fu.g_per_unit is None else f"{fmt_number(fu.g_per_unit)} g"
+        per = kit.mass(fu.g_per_unit)
         cards.append(
             _card(
                 f"SCI per {kit.e(fu.name)}",
-                kit.e(per),
-                f"{kit.e(fmt_number(fu.count))} {kit.e(fu.name)}",
+                per,
+                _interval_note(kit.mass_interval(fu.interval_g_per_unit))
+                + f"{kit.e(fmt_number(fu.count))} {kit.e(fu.name)}",
             )
         )
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -241,11 +241,13 @@ def _spans(fp: Footprint) -> str:
                 kit.when(span.started_at),
                 kit.e(kit.duration(duration)),
                 kit.energy(span.energy_j),
+                kit.energy_interval(span.energy_interval_j) or "—",
                 kit.mass(span.total_g),
+                kit.mass_interval(span.total_interval_g) or "—",
             ]
         )
-    head = ["span", "started", "duration", "IT energy", "carbon"]
-    return "<h3>Spans</h3>" + kit.table(head, rows, numeric=(2, 3, 4))
+    head = ["span", "started", "duration", "IT energy", "interval", "carbon", "interval"]
+    return "<h3>Spans</h3>" + kit.table(head, rows, numeric=(2, 3, 4, 5, 6))
 
 
 def _metrics(fp: Footprint) -> str:
@@ -374,12 +376,13 @@ def _overview(footprints: Sequence[Footprint]) -> str:
             kit.e(kit.duration(fp.duration_s)),
             kit.energy(fp.energy_j),
             kit.mass(fp.total_g),
+            kit.mass_interval(fp.total_interval_g) or "—",
             kit.e(fp.intensity.zone or "—"),
         ]
         for i, fp in enumerate(footprints)
     ]
-    head = ["run", "id", "phase", "duration", "IT energy", "carbon", "zone"]
-    return "<h2>Overview</h2>" + kit.table(head, rows, numeric=(3, 4, 5))
+    head = ["run", "id", "phase", "duration", "IT energy", "carbon", "carbon interval", "zone"]
+    return "<h2>Overview</h2>" + kit.table(head, rows, numeric=(3, 4, 5, 6))
 
 
 def render(data: ReportInput) -> str:

@@ -10,8 +10,14 @@ from html import escape
 from typing import Any
 
 from carbonledger import __version__
+from carbonledger.report.numbers import (
+    ENERGY_UNITS,
+    MASS_UNITS,
+    format_energy_interval,
+    format_mass_interval,
+    format_scaled,
+)
 from carbonledger.report.statement import fmt_number
-from carbonledger.report.text import format_energy_kwh, format_mass_kg
 from carbonledger.units import S_PER_HOUR, g_to_kg, j_to_kwh
 
 __all__ = [
@@ -20,7 +26,9 @@ __all__ = [
     "duration",
     "e",
     "energy",
+    "energy_interval",
     "mass",
+    "mass_interval",
     "page",
     "rel",
     "table",
@@ -125,11 +133,27 @@ def duration(seconds: float | None) -> str:
 
 
 def energy(energy_j: float | None) -> str:
-    return e(format_energy_kwh(None if energy_j is None else j_to_kwh(energy_j)))
+    """An energy in the unit its size calls for (J, Wh, kWh, MWh); "unknown" for None."""
+    return e(format_scaled(None if energy_j is None else j_to_kwh(energy_j), ENERGY_UNITS))
 
 
 def mass(mass_g: float | None) -> str:
-    return e(format_mass_kg(None if mass_g is None else g_to_kg(mass_g)))
+    """A mass in the unit its size calls for (mg, g, kg, t CO2e); "unknown" for None."""
+    return e(format_scaled(None if mass_g is None else g_to_kg(mass_g), MASS_UNITS))
+
+
+def energy_interval(interval_j: tuple[float, float] | None) -> str:
+    """``[low, high]`` J in one unit for both ends; empty text for None."""
+    if interval_j is None:
+        return ""
+    return e(format_energy_interval((j_to_kwh(interval_j[0]), j_to_kwh(interval_j[1]))))
+
+
+def mass_interval(interval_g: tuple[float, float] | None) -> str:
+    """``[low, high]`` gCO2e in one unit for both ends; empty text for None."""
+    if interval_g is None:
+        return ""
+    return e(format_mass_interval((g_to_kg(interval_g[0]), g_to_kg(interval_g[1]))))
 
 
 def rel(rel: float | None) -> str:
