@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.report.base import ReportInput
+from carbonledger.report.numbers import format_energy_interval, format_mass_interval
 from carbonledger.safetext import term
 
 __all__ = ["format_energy_kwh", "format_mass_kg", "render", "summary"]
@@ -16,7 +17,8 @@ def format_energy_kwh(kwh: float | None) -> str:
         return f"{kwh:,.3f} kWh"
     if abs(kwh) >= 1e-3:
         return f"{kwh * 1e3:.3f} Wh"
-    return f"{kwh * 3.6e6:.1f} J"
+    joules = kwh * 3.6e6
+    return f"{joules:.3g} J" if abs(joules) < 1 else f"{joules:.1f} J"  # never "0.0 J"
 
 
 def format_mass_kg(kg: float | None) -> str:
@@ -28,7 +30,8 @@ def format_mass_kg(kg: float | None) -> str:
         return f"{kg:,.3f} kgCO2e"
     if abs(kg) >= 1e-3:
         return f"{kg * 1e3:.3f} gCO2e"
-    return f"{kg * 1e6:.1f} mgCO2e"
+    mg = kg * 1e6
+    return f"{mg:.3g} mgCO2e" if abs(mg) < 1 else f"{mg:.1f} mgCO2e"  # never "0.0 mgCO2e"
 
 
 def summary(fp: Footprint) -> str:
@@ -48,12 +51,7 @@ def summary(fp: Footprint) -> str:
             f"  {c['component']:<4} {format_energy_kwh(c['energy_kwh']):>12}{share}  "
             f"{power:>9}  {c['method']}{rel}  [{c['source']}]"
         )
-    energy_iv = d["uncertainty"]["energy_kwh"]
-    iv = (
-        f" [{format_energy_kwh(energy_iv[0])} – {format_energy_kwh(energy_iv[1])}]"
-        if energy_iv
-        else ""
-    )
+    iv = _bracket(format_energy_interval(d["uncertainty"]["energy_kwh"]))
     lines.append(
         f"  energy  {format_energy_kwh(d['energy_kwh'])}{iv}, "
         f"PUE {d['pue']:.2f} ({d['pue_source']})"
@@ -67,8 +65,7 @@ def summary(fp: Footprint) -> str:
         f"{i['method']}, {aligned}) "
         f"[{i['source']}{year}]"
     )
-    total_iv = d["uncertainty"]["total_kgco2e"]
-    iv = f" [{format_mass_kg(total_iv[0])} – {format_mass_kg(total_iv[1])}]" if total_iv else ""
+    iv = _bracket(format_mass_interval(d["uncertainty"]["total_kgco2e"]))
     carbon = f"  carbon  {format_mass_kg(d['total_kgco2e'])}{iv}"
     if d["embodied_kgco2e"] is not None:
         carbon += (
@@ -78,11 +75,20 @@ def summary(fp: Footprint) -> str:
     lines.append(carbon)
     fu = d["functional_unit"]
     if fu and fu["gco2e_per_unit"] is not None:
-        lines.append(f"  SCI     {fu['gco2e_per_unit']:.4g} gCO2e per {fu['name']}")
-    for span in d["spans"]:
+        per_unit = fu.get("gco2e_per_unit_interval")
+        per_unit_iv = _bracket(
+            format_mass_interval([v / 1000 for v in per_unit] if per_unit else None)
+        )
         lines.append(
-            f"  span    {span['path']}: {format_energy_kwh(span['energy_kwh'])}, "
+            f"  SCI     {format_mass_kg(fu['gco2e_per_unit'] / 1000)}{per_unit_iv} per {fu['name']}"
+        )
+    for span in d["spans"]:
+        span_iv = span.get("uncertainty") or {}
+        lines.append(
+            f"  span    {span['path']}: {format_energy_kwh(span['energy_kwh'])}"
+            f"{_bracket(format_energy_interval(span_iv.get('energy_kwh')))}, "
             f"{format_mass_kg(span['total_kgco2e'])}"
+            f"{_bracket(format_mass_interval(span_iv.get('total_kgco2e')))}"
         )
     for warning in d["warnings"]:
         lines.append(f"  note    {warning}")
@@ -92,3 +98,8 @@ def summary(fp: Footprint) -> str:
 
 def render(data: ReportInput) -> str:
     return "\n\n".join(summary(fp) for fp in data.footprints) + "\n"
+
+
+def _bracket(text: str) -> str:
+    """`` [text]`` for an interval, nothing for none (never a made-up bound)."""
+    return f" [{text}]" if text else ""
