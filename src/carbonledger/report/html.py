@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from carbonledger.lifecycle.footprint import Footprint
@@ -24,6 +23,7 @@ from carbonledger.report import htmlkit as kit
 from carbonledger.report.base import ReportInput
 from carbonledger.report.htmlkit import CSS
 from carbonledger.report.statement import fmt_number, hardware_used, intensity_phrase
+from carbonledger.timeutil import parse_instant_or_none
 
 __all__ = ["CSS", "render", "render_leaderboard"]
 
@@ -160,19 +160,10 @@ def _span_records(fp: Footprint, data: ReportInput) -> list[SpanRecord]:
         return records
     out = []
     for span in fp.spans:
-        start, end = _unix(span.started_at), _unix(span.ended_at)
+        start, end = parse_instant_or_none(span.started_at), parse_instant_or_none(span.ended_at)
         if start is not None:
             out.append(SpanRecord(span.path, start, end, {}))
     return out
-
-
-def _unix(iso: str | None) -> float | None:
-    if not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _charts(fp: Footprint, data: ReportInput, index: int) -> str:
@@ -233,7 +224,7 @@ def _spans(fp: Footprint) -> str:
     rows = []
     for span in fp.spans:
         depth = span.path.count("/")
-        start, end = _unix(span.started_at), _unix(span.ended_at)
+        start, end = parse_instant_or_none(span.started_at), parse_instant_or_none(span.ended_at)
         duration = None if start is None or end is None else end - start
         rows.append(
             [

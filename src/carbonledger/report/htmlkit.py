@@ -113,12 +113,12 @@ def badge(method: str) -> str:
 def when(iso: str | None) -> str:
     if not iso:
         return "—"
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
+    from carbonledger.timeutil import parse_instant_or_none
+
+    unix = parse_instant_or_none(iso)
+    if unix is None:
         return e(iso)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+    moment = datetime.fromtimestamp(unix, tz=timezone.utc)
     return e(moment.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
