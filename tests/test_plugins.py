@@ -173,3 +173,22 @@ def test_testing_module_for_plugin_authors() -> None:
         pass
     names = sink.names()
     assert names[0] == "on_start" and names[-2:] == ["on_stopping", "on_end"]
+
+
+def test_entry_points_are_listed_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def counting(group: str) -> list[FakeEntryPoint]:
+        calls.append(group)
+        return []
+
+    monkeypatch.setattr(metadata, "entry_points", counting)
+    plugins.available("carbonledger.formats")
+    plugins.available("carbonledger.formats")
+    assert calls == ["carbonledger.formats"]  # a second run's start reads no metadata
+    plugins.refresh()
+    plugins.available("carbonledger.formats")
+    assert calls == ["carbonledger.formats"] * 2
+    monkeypatch.syspath_prepend("/nonexistent-plugin-dir")  # a new path is looked at
+    plugins.available("carbonledger.formats")
+    assert len(calls) == 3

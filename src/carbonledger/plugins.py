@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.errors import ConfigError
 
-__all__ = ["GROUPS", "Plugin", "available", "load", "plugin_names"]
+__all__ = ["GROUPS", "Plugin", "available", "load", "plugin_names", "refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,27 @@ def _check_group(group: str) -> None:
         raise ConfigError(f"unknown plug-in group {group!r}; groups: {', '.join(GROUPS)}")
 
 
+# Listing entry points reads every installed distribution's metadata (tens of ms in a
+# large environment): once per process and group, for as long as sys.path is the same.
+_SCANNED: dict[tuple[int, tuple[str, ...], str], list[Plugin]] = {}
+
+
+def refresh() -> None:
+    """Forget the entry points listed so far (after installing a plug-in in-process)."""
+    _SCANNED.clear()
+
+
 def _entry_points(group: str) -> list[Plugin]:
+    from importlib import metadata
+
+    key = (id(metadata.entry_points), tuple(sys.path), group)
+    found = _SCANNED.get(key)
+    if found is None:
+        found = _SCANNED[key] = _scan_entry_points(group)
+    return list(found)
+
+
+def _scan_entry_points(group: str) -> list[Plugin]:
     try:
         from importlib.metadata import entry_points
 
