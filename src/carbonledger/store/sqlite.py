@@ -504,29 +504,12 @@ class SqliteLedger(SqlAggregates):
 
     def job_runs(self, job_key: str, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """The runs of one distributed job, oldest first (an indexed look-up)."""
-        where = str(self.path)
-
-        def query(conn: sqlite3.Connection) -> tuple[list[RunRecord], list[CorruptRunError]]:
-            rows = conn.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE job_key = ? ORDER BY started_at, rowid",
-                (job_key,),
-            ).fetchall()
-            good: list[RunRecord] = []
-            bad: list[CorruptRunError] = []
-            for r in rows:
-                try:
-                    good.append(decode_run(r, where))
-                except CorruptRunError as exc:
-                    bad.append(exc)
-            return good, bad
-
-        runs, bad = self._read("list job runs", query)
-        if self._settle(runs):
-            runs, bad = self._read("list job runs", query)
-        report = warn_bad_row if on_bad_row is None else on_bad_row
-        for error in bad:
-            report(error)
-        return runs
+        return self._select_runs(
+            "list job runs",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE job_key = ? ORDER BY started_at, rowid",
+            (job_key,),
+            on_bad_row,
+        )
 
     def list_runs(self, *, on_bad_row: BadRowHandler | None = None) -> list[RunRecord]:
         """Every readable run, newest first (by start time).
@@ -534,24 +517,37 @@ class SqliteLedger(SqlAggregates):
         A run whose row is damaged is left out and given to ``on_bad_row`` (default: one
         logged warning each).
         """
+        return self._select_runs(
+            "list runs",
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC",
+            (),
+            on_bad_row,
+        )
+
+    def _select_runs(
+        self,
+        action: str,
+        sql: str,
+        params: Sequence[Any],
+        on_bad_row: BadRowHandler | None,
+    ) -> list[RunRecord]:
+        """The readable runs ``sql`` selects (liveness settled); damaged rows are left out
+        and given to ``on_bad_row`` (default: one logged warning each)."""
         where = str(self.path)
 
-        def everything(conn: sqlite3.Connection) -> tuple[list[RunRecord], list[CorruptRunError]]:
-            rows = conn.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC"
-            ).fetchall()
+        def query(conn: sqlite3.Connection) -> tuple[list[RunRecord], list[CorruptRunError]]:
             good: list[RunRecord] = []
             bad: list[CorruptRunError] = []
-            for r in rows:
+            for r in conn.execute(sql, tuple(params)).fetchall():
                 try:
                     good.append(decode_run(r, where))
                 except CorruptRunError as exc:
                     bad.append(exc)
             return good, bad
 
-        runs, bad = self._read("list runs", everything)
+        runs, bad = self._read(action, query)
         if self._settle(runs):
-            runs, bad = self._read("list runs", everything)
+            runs, bad = self._read(action, query)
         report = warn_bad_row if on_bad_row is None else on_bad_row
         for error in bad:
             report(error)
