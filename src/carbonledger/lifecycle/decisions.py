@@ -261,9 +261,16 @@ class Option:
 
 
 def _crossing(a0: float, a1: float, b0: float, b1: float, life_h: float) -> float | None:
-    """Where two lines f(u) = f0 + (f1 − f0)·u/T cross, in hours; None if parallel."""
+    """Where two lines f(u) = f0 + (f1 − f0)·u/T cross, in hours; None if parallel.
+
+    Lines whose slopes differ by less than the precision of their end values (over the
+    service life, a billionth of the largest) are parallel: a crossing computed from them
+    would be rounding noise, billions of service lives away."""
     slope_a, slope_b = (a1 - a0) / life_h, (b1 - b0) / life_h
-    if math.isclose(slope_a, slope_b, rel_tol=1e-12, abs_tol=1e-15):
+    scale = max(abs(a0), abs(a1), abs(b0), abs(b1))
+    if math.isclose(slope_a, slope_b, rel_tol=1e-12, abs_tol=1e-15) or (
+        abs(slope_a - slope_b) * life_h <= 1e-9 * scale
+    ):
         return None
     return (b0 - a0) / (slope_a - slope_b) + 0.0  # −0 → 0
 
