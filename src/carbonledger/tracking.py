@@ -649,6 +649,7 @@ class Tracker:
                 budgets=self.budgets,
                 started_at=self.record.started_at if self.record is not None else time.time(),
                 warn=self._warn,
+                price_each_sample=bool(self.budgets) or self._series is not None,
                 log_metrics=None
                 if writer is None
                 else (lambda metrics: writer.call("log_metrics", run_id, metrics)),

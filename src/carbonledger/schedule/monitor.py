@@ -37,6 +37,7 @@ class RunMonitor(BaseSink):
         warn: Callable[[str], None],
         log_metrics: Callable[[dict[str, float]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        price_each_sample: bool = True,
     ) -> None:
         self._plan_factory = plan
         self._plan: PricingPlan | None = None
@@ -49,7 +50,11 @@ class RunMonitor(BaseSink):
         self._clock = clock
         self._lock = threading.Lock()
         self.energy_by_device_j: dict[str, float] = {}
-        self.operational_g = 0.0
+        # Budgets and time-aligned series need each sample priced as it comes; otherwise a
+        # forecast prices the energy so far at one average when it is asked for, which is
+        # the same number, and the sampler thread does no pricing at all.
+        self.price_each_sample = price_each_sample
+        self._operational_g = 0.0
         self.forecasts: list[Forecast] = []
         self.unit_energies_j: list[float] = []  # completed units of work (top-level spans)
         self._embodied_rate: float | None = None
@@ -70,19 +75,33 @@ class RunMonitor(BaseSink):
     def energy_j(self) -> float:
         return sum(self.energy_by_device_j.values())
 
-    def embodied_g(self, elapsed_s: float) -> float:
-        return (self._embodied_rate or 0.0) * max(0.0, elapsed_s)
+    @property
+    def operational_g(self) -> float:
+        """Operational grams of the energy so far, priced as the footprint prices it."""
+        if self.price_each_sample:
+            return self._operational_g
+        plan = self.plan()
+        if plan is None:
+            return 0.0
+        return self.energy_j * plan.pue.value * plan.average.g_per_kwh / J_PER_KWH
+
+    def embodied_g(self, elapsed_s: float) -> float | None:
+        """Embodied grams accrued over ``elapsed_s``; None when they cannot be known."""
+        if self._embodied_rate is None:
+            return None
+        return self._embodied_rate * max(0.0, elapsed_s)
 
     def spent_kgco2e(self, now: float | None = None) -> float | None:
         """Operational plus embodied emissions so far, as a run's total counts them."""
         if self.plan() is None:
             return None
         elapsed = (now if now is not None else self._clock()) - self.started_at
-        return g_to_kg(self.operational_g + self.embodied_g(elapsed))
+        embodied = self.embodied_g(elapsed)  # unknown: operational only (a lower bound)
+        return g_to_kg(self.operational_g + (embodied or 0.0))
 
     # -- events ---------------------------------------------------------------------------
     def on_samples(self, run_id: str, samples: Sequence[Sample]) -> None:
-        plan = self.plan()
+        plan = self.plan() if self.price_each_sample else None
         with self._lock:
             for sample in samples:
                 if sample.energy_j is None:
@@ -94,8 +113,9 @@ class RunMonitor(BaseSink):
                 if plan is not None:
                     carbon = plan.grams(sample)
                     if carbon is not None:
-                        self.operational_g += carbon.g
-        self.check_budgets()
+                        self._operational_g += carbon.g
+        if self.budgets:
+            self.check_budgets()
 
     def on_span(self, run_id: str, span: SpanRecord) -> None:
         known = [v for v in span.energy_j.values() if v is not None]
