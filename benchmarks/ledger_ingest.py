@@ -35,11 +35,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.store.pgserver: the throwaway server
+sys.path.insert(0, str(HERE))
+from results_md import write_section  # noqa: E402  (a sibling module)
 
 NODES, GPUS, DEVICES_PER_NODE = 64, 8, 10
 JOB_ROWS_PER_S = NODES * DEVICES_PER_NODE
 TARGET_CPU_SHARE = 0.01
-BEGIN, END = "<!-- ledger_ingest:begin -->", "<!-- ledger_ingest:end -->"
 
 
 def _devices() -> list[Any]:
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         (HERE / "RESULTS-ledger-ingest.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_section(HERE / "RESULTS.md", text)
+        write_section(HERE / "RESULTS.md", "ledger_ingest", text)
     return 0
 
 
@@ -177,7 +178,6 @@ def render(r: dict[str, Any]) -> str:
     ok = "met" if r["extra_cpu_share"] < TARGET_CPU_SHARE else "NOT met"
     return "\n".join(
         [
-            BEGIN,
             "## Ledger ingestion: a 64-node x 8-GPU job at 1 s (`ledger_ingest.py`)",
             "",
             f"Machine: {r['machine']}. {r['nodes']} simulated nodes (threads, one connection "
@@ -203,19 +203,8 @@ def render(r: dict[str, Any]) -> str:
             "spool syncs and `merge` use. Rows/s are one run on a shared machine, not a "
             "median: the order of magnitude is the finding. The test server runs with fsync "
             "off (a throwaway), so PostgreSQL figures omit disk flush latency.",
-            END,
         ]
     )
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it)."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new, encoding="utf-8")
 
 
 if __name__ == "__main__":

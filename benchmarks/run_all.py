@@ -1,4 +1,4 @@
-"""Run every benchmark and write ``benchmarks/RESULTS.md``.
+"""Run the overhead and simulation benchmarks and write their section of ``benchmarks/RESULTS.md``.
 
     python benchmarks/run_all.py            # full run, about 4-5 minutes on 2 cores
     python benchmarks/run_all.py --quick    # smoke run, under a minute; writes RESULTS-quick.md
@@ -7,7 +7,8 @@ The peers run in their own virtual environment, ``benchmarks/.venv-peers`` (git-
 created here when missing: CodeCarbon from PyPI and this checkout (editable) in the same
 environment, so both tools run under the same interpreter and nothing leaks into the
 project's ``.venv``. ``bench_overhead.py`` measures; ``bench_simulate.py``, when present,
-runs separately with the project's interpreter and its output is appended.
+runs separately with the project's interpreter and its output is appended. Only the
+``run_all`` section of RESULTS.md is rewritten; the other benchmarks' sections are kept.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CODECARBON_REQUIREMENT = "codecarbon==3.3.2"  # pinned so that reruns compare li
 
 sys.path.insert(0, str(HERE))
 import bench_overhead  # noqa: E402  (a sibling script, not a package)
+from results_md import write_section  # noqa: E402
 
 # -- environment -----------------------------------------------------------------------
 
@@ -549,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.output
         else HERE / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
     )
-    output.write_text(render(result, machine, command, simulate), encoding="utf-8")
+    write_section(output, "run_all", render(result, machine, command, simulate))
     output.with_suffix(".json").write_text(
         json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8"
     )
