@@ -49,12 +49,15 @@ def default_run_name() -> str:
 
 
 def validate(
-    settings: Settings, embodied_preset: str | None
+    settings: Settings, embodied_preset: str | None, *, provider_object: bool = False
 ) -> tuple[Settings, IntensitySeries | None]:
     """Refuse what would make a run impossible to price: an unknown zone, sensor kind or
     embodied preset, an unreadable intensity series. Returns the settings with the series
-    path made absolute, and the series itself (None without one)."""
-    if settings.zone is not None:
+    path made absolute, and the series itself (None without one).
+
+    With a provider object (``provider_object``) the zone is the provider's to judge: a
+    third-party provider may name zones no bundled table knows."""
+    if settings.zone is not None and not provider_object:
         from carbonledger.intensity.provider_zones import check_run_zone
 
         check_run_zone(settings.zone, settings.provider)

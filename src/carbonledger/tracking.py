@@ -286,7 +286,9 @@ class Tracker:
         self.absent: list[Any] = []
         self.warnings: list[str] = []
         self._final: Footprint | None = None
-        self.settings, self._series = preflight.validate(self.settings, embodied)
+        self.settings, self._series = preflight.validate(
+            self.settings, embodied, provider_object=self._provider_obj is not None
+        )
 
     # -- lifecycle ------------------------------------------------------------------
     @property

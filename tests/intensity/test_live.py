@@ -171,3 +171,36 @@ def test_a_users_plain_csv_is_modeled_not_measured(tmp_path: object) -> None:
     assert series.intensity("FR", series.times[0]).uncertainty_rel == pytest.approx(0.15)
     assert series.intensity("FR", series.times[1]).uncertainty_rel == pytest.approx(0.20)
     assert str(series.intensity("FR", series.times[0]).method) == "modeled"
+
+
+def test_a_provider_object_judges_its_own_zones() -> None:
+    """A third-party provider's zone need not be in the bundled tables; the run is priced
+    with what the provider gave, and the zone it was asked for is kept."""
+    provider = FakeProvider()
+    sensor = FakeSensor([fake_device("fake:cpu")], {"fake:cpu": 50.0})
+    tracker = cl.Tracker(
+        "own-zone", zone="MYGRID-NORTH", interval=0.05, sensors=[sensor], provider=provider
+    )  # type: ignore[arg-type]
+    with tracker as run:
+        time.sleep(0.3)
+    d = run.footprint().to_dict()
+    assert d["intensity"]["g_per_kwh"] == pytest.approx(200.0)
+    assert d["intensity"]["source"] == "fake:history"
+    assert d["intensity"]["zone"] == "MYGRID-NORTH"
+    ledger_path = __import__("os").environ["CARBONLEDGER_LEDGER"]
+    with open_ledger(ledger_path) as ledger:  # re-priced later, without the provider object
+        again = cl.footprint_for_run(ledger, str(d["run_id"])).to_dict()
+    assert again["intensity"]["g_per_kwh"] == pytest.approx(200.0)
+
+
+def test_a_zone_no_bundled_table_knows_falls_back_to_the_labelled_world_default() -> None:
+    from carbonledger.lifecycle.plan import average_intensity
+
+    value = average_intensity("MYGRID-NORTH")
+    assert value.method == Method.DEFAULT and value.zone == "WORLD"
+    assert "no bundled zone stands for 'MYGRID-NORTH'" in value.source
+
+
+def test_a_named_provider_still_refuses_a_zone_it_does_not_map() -> None:
+    with pytest.raises(cl.CarbonLedgerError, match="MYGRID-NORTH"):
+        cl.Tracker("bad-zone", zone="MYGRID-NORTH")

@@ -150,8 +150,9 @@ def bundled_intensity(zone: str) -> IntensityValue:
     return _value(zone_record(zone))
 
 
-def world_default() -> IntensityValue:
-    """The world average, for when no zone is set: method ``default``, zone ``WORLD``.
+def world_default(reason: str = "no zone set") -> IntensityValue:
+    """The world average, for when no zone is set (or ``reason`` says why no bundled zone
+    stands for it): method ``default``, zone ``WORLD``.
 
     Its uncertainty is :data:`WORLD_DEFAULT_UNCERTAINTY_REL`: the value stands in for an
     unknown place, not for the world.
@@ -163,7 +164,7 @@ def world_default() -> IntensityValue:
         signal=rec.signal,
         basis=rec.basis,
         method=Method.DEFAULT,
-        source=f"bundled:{rec.source} (world default: no zone set)",
+        source=f"bundled:{rec.source} (world default: {reason})",
         year=rec.year,
         uncertainty_rel=WORLD_DEFAULT_UNCERTAINTY_REL,
     )

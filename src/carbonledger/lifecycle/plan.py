@@ -53,8 +53,10 @@ def resolve_pue(explicit: float | None, zone: str | None) -> PUEChoice:
 def average_intensity(zone: str | None) -> IntensityValue:
     """The bundled annual average for ``zone``, or the world average labelled default.
 
-    A provider-native zone (``watttime:CAISO_NORTH``) or coordinates use the bundled zone
-    the provider-zone table maps to it, else the world default."""
+    A provider-native zone (``watttime:CAISO_NORTH``), coordinates, or a zone only a
+    provider object knows use the bundled zone the provider-zone table maps to it, else the
+    world default, whose source says that no bundled zone stands for ``zone``. (Zones typed
+    by users are checked before a run starts: ``preflight.validate``.)"""
     from carbonledger.intensity.bundled import bundled_intensity, world_default
     from carbonledger.intensity.provider_zones import bundled_zone_for
 
@@ -63,9 +65,7 @@ def average_intensity(zone: str | None) -> IntensityValue:
     key = bundled_zone_for(zone)
     if key is not None:
         return bundled_intensity(key)
-    if ":" in zone or "," in zone:  # provider-native or coordinates: nothing bundled
-        return world_default()
-    return bundled_intensity(zone)  # an unknown spelling: UnknownZoneError
+    return world_default(f"no bundled zone stands for {zone!r}")
 
 
 @dataclass(frozen=True)
