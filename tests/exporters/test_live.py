@@ -81,10 +81,15 @@ def test_at_most_max_runs_are_kept_and_ended_runs_go_first() -> None:
         LiveTotals(max_runs=0)
 
 
-def test_unknown_zone_leaves_emissions_unknown() -> None:
+def test_a_zone_no_bundled_table_knows_is_priced_like_a_run_without_a_zone() -> None:
+    """Only a provider object's run can carry such a zone (preflight refuses it otherwise);
+    live, it is priced at the labelled world default, as a run with no zone is."""
     totals = LiveTotals()
     totals.on_start(started("a", zone="NOWHERE-LAND"))
-    totals.on_samples("a", [Sample(CPU.device_id, 1000.0, 1001.0, 5.0, 5.0)])
-    (run,) = totals.snapshot().runs
-    assert run.operational_g is None and run.embodied_g is None
-    assert run.energy_j == {CPU.device_id: 5.0}
+    totals.on_start(started("b", zone=None))
+    for run_id in ("a", "b"):
+        totals.on_samples(run_id, [Sample(CPU.device_id, 1000.0, 1001.0, 5.0, 5.0)])
+    a, b = sorted(totals.snapshot().runs, key=lambda r: r.run_id)
+    assert a.energy_j == {CPU.device_id: 5.0}
+    assert a.operational_g is not None and a.operational_g > 0
+    assert a.operational_g == b.operational_g
