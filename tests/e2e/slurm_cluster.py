@@ -144,6 +144,10 @@ def _until(check: Callable[[], bool], timeout_s: float, what: str, log: Path) ->
         time.sleep(0.05)
 
 
+# a small server: 22 MB on disk instead of 114 MB (the default 96 MB redo log)
+SMALL_INNODB = ("--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M")
+
+
 def _mariadb(folder: Path, sock_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """A private MariaDB server: no networking, a Unix socket, root by socket auth."""
     datadir = folder / "mariadb"
@@ -155,6 +159,7 @@ def _mariadb(folder: Path, sock_dir: Path) -> tuple[subprocess.Popen[bytes], Pat
             f"--datadir={datadir}",
             "--auth-root-authentication-method=socket",
             "--skip-test-db",
+            *SMALL_INNODB,
         ],
         check=True,
         capture_output=True,
@@ -173,7 +178,10 @@ def _mariadb(folder: Path, sock_dir: Path) -> tuple[subprocess.Popen[bytes], Pat
             f"--pid-file={folder / 'mariadb.pid'}",
             f"--log-error={log}",
             "--skip-log-bin",
-            "--innodb-buffer-pool-size=16M",
+            *SMALL_INNODB,
+            # a throwaway database: no fsync per commit (slurmdbd's first start is DDL)
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -25,9 +25,10 @@ from carbonledger.distributed.slurm import CAVEAT
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def accounted_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """One cluster with accounting for the session; yields the env with ``SLURM_CONF``."""
+    """One cluster with accounting, started once (module scope: its daemons end before other
+    e2e tests start theirs); yields the env with ``SLURM_CONF``."""
     require_command("slurmctld", "slurmd", "srun", "sbatch", "munged", *ACCOUNTING_COMMANDS)
     if os.geteuid() != 0:
         unavailable("a throwaway Slurm cluster with accounting needs root")
