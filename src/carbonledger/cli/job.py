@@ -108,15 +108,23 @@ def render_text(d: dict[str, Any]) -> str:
             + (f": {spans}{more}" if spans else "")
         )
     sched = d.get("scheduler")
-    if sched:
+    if sched and sched.get("job_id") is not None:
+        elapsed = sched.get("elapsed_s")
+        lines.append(
+            f"  Slurm job {cell(sched['job_id'], 30)} (sacct): "
+            f"{cell(sched.get('state') or 'state unknown', 30)}, elapsed "
+            + (f"{elapsed:.0f} s" if elapsed is not None else "unknown")
+        )
         if sched.get("energy_kwh") is not None:
             lines.append(
                 f"  Slurm (sacct ConsumedEnergyRaw): {format_energy_kwh(sched['energy_kwh'])} "
                 f"beside carbonledger's {format_energy_kwh(d['energy_kwh'])}"
             )
-            lines.append(f"    {sched['caveat']}")
         else:
-            lines.append(f"  Slurm accounting: no energy figure ({cell(sched.get('source'), 100)})")
+            lines.append(f"  {sched.get('energy_note') or 'Slurm recorded no energy'}")
+        lines.append(f"    {sched['caveat']}")
+    elif sched:
+        lines.append(f"  Slurm accounting: none read ({cell(sched.get('source'), 100)})")
     for w in d["warnings"]:
         lines.append(f"  warning: {cell(w, 300)}")
     return "\n".join(lines)

@@ -16,7 +16,15 @@ from typing import Any
 
 from carbonledger.errors import DataError
 
-__all__ = ["CAVEAT", "SACCT_FIELDS", "SlurmAccounting", "parse_sacct", "read_sacct", "slurm_job_id"]
+__all__ = [
+    "CAVEAT",
+    "NO_ENERGY",
+    "SACCT_FIELDS",
+    "SlurmAccounting",
+    "parse_sacct",
+    "read_sacct",
+    "slurm_job_id",
+]
 
 SACCT_FIELDS = (
     "JobIDRaw",
@@ -31,6 +39,10 @@ CAVEAT = (
     "Slurm's figure covers CPU/node energy only (RAPL or IPMI plug-ins), has no NVIDIA "
     "GPU energy, and is the nodes' energy, not the job's, unless the job was exclusive"
 )
+NO_ENERGY = (
+    "Slurm recorded no energy (ConsumedEnergyRaw empty or 0: no energy plug-in, "
+    "AcctGatherEnergyType, on its nodes)"
+)
 
 
 @dataclass(frozen=True)
@@ -41,15 +53,18 @@ class SlurmAccounting:
     state: str | None
     alloc_tres: str | None
     steps: int
+    job_id_raw: str | None = None  # JobIDRaw: differs from job_id for array tasks
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "job_id": self.job_id,
+            "job_id_raw": self.job_id_raw,
             "elapsed_s": self.elapsed_s,
             "energy_kwh": None if self.energy_j is None else self.energy_j / 3.6e6,
             "state": self.state,
             "alloc_tres": self.alloc_tres,
             "steps": self.steps,
+            "energy_note": NO_ENERGY if self.energy_j is None else None,
             "caveat": CAVEAT,
         }
 
@@ -104,6 +119,7 @@ def parse_sacct(text: str, job_id: str) -> SlurmAccounting | None:
         state=(main.get("State") or "").strip() or None,
         alloc_tres=(main.get("AllocTRES") or "").strip() or None,
         steps=steps,
+        job_id_raw=main["JobIDRaw"].strip() or None,
     )
 
 
