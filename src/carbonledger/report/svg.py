@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -117,7 +118,7 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> tuple[float, float, lis
         lo, hi = hi, lo
     if hi == lo:
         pad = abs(hi) * 0.1 or 1.0
-        lo, hi = lo - pad, hi + pad
+        lo, hi = max(lo - pad, -sys.float_info.max), min(hi + pad, sys.float_info.max)
     span = hi / 2 - lo / 2  # half the span: never overflows
     raw = span * 2 / max(target, 1) if span < 8e307 else span / max(target, 1) * 2
     if not math.isfinite(raw) or raw <= 0:
@@ -131,14 +132,17 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> tuple[float, float, lis
     if step <= 0 or not math.isfinite(step):
         return lo, hi, [lo, hi]
     first, last = math.floor(lo / step), math.ceil(hi / step)
-    new_lo, new_hi = first * step, last * step
+    # an end within a rounding error of a tick could fall inside [lo, hi]: never narrower
+    new_lo, new_hi = min(first * step, lo), max(last * step, hi)
     if not (math.isfinite(new_lo) and math.isfinite(new_hi)) or new_hi <= new_lo:
         return lo, hi, [lo, hi]
     count = int(last - first)
     if count > 4 * max(target, 1) + 2:  # rounding far from home: just the ends
         return new_lo, new_hi, [new_lo, new_hi]
     ticks = [(first + k) * step for k in range(count + 1)]
-    return new_lo, new_hi, [0.0 if abs(t) < step * 1e-9 else t for t in ticks]
+    ticks = [0.0 if abs(t) < step * 1e-9 else t for t in ticks if math.isfinite(t)]
+    ticks = [t for t in ticks if new_lo <= t <= new_hi]
+    return new_lo, new_hi, ticks if len(ticks) >= 2 else [new_lo, new_hi]
 
 
 def tick_label(value: float, step: float) -> str:
