@@ -52,6 +52,7 @@ SMALL_PX = 11.0
 CHAR_PX = 0.58  # mean glyph width in ems, for laying out legends and labels
 
 _NOT_XML = re.compile("[\ufffe\uffff]")
+_MARKUP = re.compile("[&<>\"']")
 _ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -59,11 +60,15 @@ def text(value: object, limit: int | None = None) -> str:
     """Any text as SVG character data (or attribute value): one line, visible escapes for
     control and bidi characters, at most ``limit`` characters (an ellipsis marks a cut),
     XML-escaped."""
-    line = term(" ".join(str(value).split()))
-    line = _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", line)
+    line = str(value)
+    if not (line.isascii() and line.isprintable()) or "  " in line or line[:1] == " ":
+        line = term(" ".join(line.split()))
+        line = _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", line)
+    elif line[-1:] == " ":
+        line = line.rstrip()
     if limit is not None and len(line) > limit:
         line = line[: max(limit - 1, 0)] + "…"
-    return escape(line, quote=True)
+    return escape(line, quote=True) if _MARKUP.search(line) else line
 
 
 def num(value: float) -> str:
@@ -71,9 +76,10 @@ def num(value: float) -> str:
     if not math.isfinite(value):
         raise ValueError(f"not a finite coordinate: {value!r}")
     out = f"{value:.1f}"
-    if out.endswith(".0"):
+    if out[-2:] == ".0":
         out = out[:-2]
-    return "0" if out == "-0" else out
+        return "0" if out == "-0" else out
+    return out
 
 
 def safe_id(salt: str) -> str:
