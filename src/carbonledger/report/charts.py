@@ -136,7 +136,7 @@ def power_chart(
         plot.band(a, b, color="#f0a000" if i % 2 == 0 else "#8888cc", opacity=0.10)
         plot.vline(a, color="#999999", width=0.6, dash="2 2")
         if len(top) <= MAX_SPAN_LABELS:
-            room = plot.px1 - plot.x(a) - 6
+            room = plot.x(b) - plot.x(a) - 6  # a name stays inside its own band
             limit = min(24, int(room / (SMALL_PX * CHAR_PX)))
             if limit >= 3:
                 plot.label(plot.x(a) + 3, plot.py1 + 12, span.path, color="#555555", limit=limit)
