@@ -1,9 +1,11 @@
-"""Charts: the power maths is exact; SVG output is clean, escaped and self-contained."""
+"""Charts: the power maths is exact; SVG output is clean, escaped, well-formed XML and
+self-contained, with gaps (never zeros) where values are missing."""
 
 from __future__ import annotations
 
 import math
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from factories import HOSTILE, T0, devices, footprint, samples, series, spans
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from carbonledger.records import Component, Sample
 from carbonledger.report import charts
 
-mpl = pytest.importorskip("matplotlib")
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @settings(max_examples=100, deadline=None)
@@ -54,17 +56,19 @@ def test_component_power_sums_devices_and_none_wins() -> None:
     assert power["ram"][0] == pytest.approx(96.0)
 
 
-def test_mpl_text_disarms_mathtext_and_hidden_labels() -> None:
-    assert charts.mpl_text("$a$ and $b$") == r"\$a\$ and \$b\$"
-    assert charts.mpl_text("_hidden").startswith(" _")
-    assert len(charts.mpl_text("x" * 100, 10)) == 10
-
-
 def _check_svg(svg: str | None) -> str:
     assert svg is not None
     assert svg.lstrip().startswith("<svg ")
     assert "<?xml" not in svg and "<!DOCTYPE" not in svg and "<metadata" not in svg
     assert not re.search(r"(?:href|src)\s*=\s*[\"']https?:", svg)
+    root = ET.fromstring(svg)  # well-formed XML
+    assert root.find(f"{SVG}title") is not None and root.find(f"{SVG}desc") is not None
+    assert root.get("role") == "img" and root.get("aria-label")
+    for element in root.iter():
+        assert element.tag != f"{SVG}script"
+        for name, value in element.attrib.items():
+            assert not name.startswith("on"), name
+            assert not re.search(r"\b(?:nan|inf)", value, re.I), (name, value)
     return svg
 
 
@@ -104,10 +108,8 @@ def test_unknown_device_goes_to_other() -> None:
     assert Component.OTHER.value == "other"
 
 
-def test_unknown_uncertainty_draws_no_error_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_uncertainty_draws_no_error_bar() -> None:
     import dataclasses
-
-    from matplotlib.axes import Axes
 
     fp = footprint(gpus=2)
     gpu_parts = [c for c in fp.components if c.component == "gpu"]
@@ -117,18 +119,53 @@ def test_unknown_uncertainty_draws_no_error_bar(monkeypatch: pytest.MonkeyPatch)
         dataclasses.replace(c, uncertainty_rel=None) if c is unknown_one else c
         for c in fp.components
     )
-    fp = dataclasses.replace(fp, components=components)
-    xerrs: list[object] = []
-    real_barh = Axes.barh
+    svg = _check_svg(
+        charts.energy_by_component_chart(dataclasses.replace(fp, components=components))
+    )
+    names = {c.component for c in fp.components}
+    # one error bar per component but the GPU's (one part unknown: its spread is unknown)
+    assert svg.count('class="errorbar"') == len(names) - 1
+    assert svg.count("uncertainty unknown") == 2  # the bar's label and the description
+    full = _check_svg(charts.energy_by_component_chart(fp))
+    assert full.count('class="errorbar"') == len(names)
+    assert "uncertainty unknown" not in full
 
-    def barh(self: Axes, *args: object, **kwargs: object) -> object:
-        xerrs.append(kwargs.get("xerr"))
-        return real_barh(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Axes, "barh", barh)
-    svg = _check_svg(charts.energy_by_component_chart(fp))
-    names = sorted({c.component for c in fp.components}, key=charts._component_rank)
-    by_name = dict(zip(names, xerrs, strict=True))
-    assert by_name["gpu"] is None  # one part unknown: the whole component's spread is unknown
-    assert all(isinstance(v, float) and v > 0 for k, v in by_name.items() if k != "gpu"), by_name
-    assert svg.count("uncertainty unknown") == 1
+def test_modelled_bars_are_hatched_and_measured_ones_are_not() -> None:
+    svg = _check_svg(charts.energy_by_component_chart(footprint()))
+    root = ET.fromstring(svg)
+    bars = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    hatched = [b for b in bars if (b.get("fill") or "").startswith("url(#")]
+    assert len(bars) == 3 and len(hatched) == 1  # RAM is modelled
+    pattern_ids = {p.get("id") for p in root.iter(f"{SVG}pattern")}
+    assert {h.get("fill")[5:-1] for h in hatched} <= pattern_ids  # type: ignore[index]
+
+
+def test_failed_reads_are_gaps_not_zeros() -> None:
+    devs = devices(1)
+    data = samples(devs, duration_s=100, step_s=10, none_at=(3, 4))
+    svg = _check_svg(charts.power_chart(footprint(gpus=1), data, devs))
+    root = ET.fromstring(svg)
+    gpu = next(
+        p for p in root.iter(f"{SVG}path") if p.get("stroke") == charts.COMPONENT_COLORS["gpu"]
+    )
+    d = gpu.get("d") or ""
+    assert d.count("M") == 2  # the line stops at the failed reads and starts again
+    assert "no reading" not in svg and "2 of 10 intervals without a reading" in svg
+
+
+def test_unknown_emissions_part_gets_no_bar() -> None:
+    svg = _check_svg(charts.carbon_split_chart(footprint(embodied_g=None)))
+    assert 'class="bar operational"' in svg and 'class="bar embodied"' not in svg
+    assert "embodied: unknown" in svg
+
+
+def test_pareto_front_ignores_non_numbers() -> None:
+    rows = [
+        {"run_id": "a", "name": "a", "objectives": {"x": 1.0, "y": 2.0}, "pareto": True},
+        {"run_id": "b", "name": "b", "objectives": {"x": math.nan, "y": 3.0}, "pareto": False},
+        {"run_id": "c", "name": "c", "objectives": {"x": True, "y": 3.0}, "pareto": False},
+        {"run_id": "d", "name": "d", "objectives": {"x": 2.0, "y": 1.0}, "pareto": True},
+    ]
+    svg = _check_svg(charts.pareto_chart(rows, [("x", "max"), ("y", "max")]))
+    assert svg.count('class="point front"') == 2 and 'class="point dominated"' not in svg

@@ -1,7 +1,11 @@
-"""Headless Chromium renders the HTML report: the screenshot is not blank."""
+"""Headless Chromium renders the HTML report: the screenshot is not blank, and every
+inline SVG chart is laid out (non-empty boxes for its plot marks, axes and legend) with no
+console error."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import struct
 import subprocess
@@ -106,6 +110,85 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     assert 0.005 < dark < 0.5, dark  # some ink (text, charts), mostly paper
     colours = {row[x : x + 3] for row in rows[::8] for x in range(0, len(row), 8 * bpp)}
     assert len(colours) > 20  # charts and badges add colour
+
+
+# Test harness only (the report itself has no script): records errors from the first
+# moment, then measures every chart once the page is laid out.
+_CATCH = """<script>
+window.__errors = [];
+window.addEventListener("error", e => window.__errors.push(String(e.message)));
+const realError = console.error;
+console.error = (...a) => { window.__errors.push(a.join(" ")); realError(...a); };
+</script>"""
+_MEASURE = """<script>
+const out = [...document.querySelectorAll("figure > svg")].map(svg => {
+  const box = svg.getBoundingClientRect();
+  const parts = [...svg.querySelectorAll("path, rect, line, circle, polyline, text")];
+  const empty = parts.filter(el => {
+    const b = el.getBBox();
+    return el.tagName !== "line" && el.tagName !== "path" && b.width <= 0 && b.height <= 0;
+  }).length;
+  const marks = [...svg.querySelectorAll(".line, .bar, .point, .errorbar")].map(el => {
+    const b = el.getBBox(); return [b.width, b.height];
+  });
+  const texts = [...svg.querySelectorAll("text")].map(el => el.getBBox().width);
+  return {label: svg.getAttribute("aria-label"), width: box.width, height: box.height,
+          marks, texts, empty, title: svg.querySelector("title") !== null};
+});
+const pre = document.createElement("pre");
+pre.id = "chart-result";
+pre.textContent = JSON.stringify({charts: out, errors: window.__errors});
+document.body.appendChild(pre);
+</script>"""
+
+
+def test_svg_charts_lay_out_without_errors(tmp_path: Path) -> None:
+    text = html.render(report_input())
+    assert "<script" not in text.lower()  # the report has none; the harness adds its own
+    page = tmp_path / "harness.html"
+    page.write_text(
+        text.replace("<head>", "<head>" + _CATCH, 1).replace("</body>", _MEASURE + "</body>", 1),
+        encoding="utf-8",
+    )
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,2000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r'<pre id="chart-result">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    from html import unescape
+
+    result = json.loads(unescape(found.group(1)))
+    assert result["errors"] == [], result["errors"]
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "rror" in line or "Uncaught" in line], console
+    charts = result["charts"]
+    labels = {c["label"] for c in charts}
+    assert {
+        "Power over time per component",
+        "IT energy by component",
+        "Grid carbon intensity over time with the run",
+        "Operational and embodied emissions",
+    } <= labels, labels
+    for chart in charts:
+        assert chart["title"], chart
+        assert chart["width"] > 200 and chart["height"] > 60, chart
+        assert chart["empty"] == 0, chart  # every text, bar, point and band has a size
+        assert chart["marks"], chart  # something was drawn in the plot area
+        assert all(w > 0 or h > 0 for w, h in chart["marks"]), chart
+        assert all(w > 0 for w in chart["texts"]), chart  # ticks, labels, legend are set
 
 
 def test_chromium_is_found() -> None:

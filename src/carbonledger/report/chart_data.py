@@ -27,23 +27,31 @@ def binned_power(samples: Sequence[Sample], t0: float, t1: float, bins: int) -> 
     energy = [0.0] * bins
     covered = [0.0] * bins
     failed = [False] * bins
+    last_bin = bins - 1
     for sample in samples:
         # relative to t0: differences of nearby unix times are exact, bin edges stay precise
         start, end = sample.t_start - t0, sample.t_end - t0
-        a, b = max(start, 0.0), min(end, span)
         duration = end - start
+        a = start if start > 0.0 else 0.0
+        b = end if end < span else span
         if b <= a or duration <= 0:
             continue
-        first = min(int(a / width), bins - 1)
-        last = min(math.ceil(b / width) - 1, bins - 1)
-        for i in range(max(first, 0), last + 1):
-            lo, hi = max(a, i * width), min(b, (i + 1) * width)
+        first = int(a / width)
+        first = first if first < last_bin else last_bin
+        last = math.ceil(b / width) - 1
+        last = last if last < last_bin else last_bin
+        value = sample.energy_j
+        # the same arithmetic as min()/max(), written out: this loop is the charts' hot path
+        for i in range(first, last + 1):
+            lo, hi = i * width, (i + 1) * width
+            lo = a if a > lo else lo
+            hi = b if b < hi else hi
             if hi <= lo:
                 continue
-            if sample.energy_j is None:
+            if value is None:
                 failed[i] = True
                 continue
-            energy[i] += sample.energy_j * (hi - lo) / duration
+            energy[i] += value * (hi - lo) / duration
             covered[i] += hi - lo
     return [None if failed[i] or covered[i] <= 0 else energy[i] / covered[i] for i in range(bins)]
 

@@ -1,26 +1,20 @@
-"""Charts for the HTML reports, drawn with matplotlib as inline SVG.
+"""The charts of the HTML reports, written as inline SVG by :mod:`carbonledger.report.svg`.
 
-matplotlib is the optional ``[report]`` extra and is imported lazily, through its
-backend-free :class:`~matplotlib.figure.Figure` API, so neither pyplot's global state nor
-the host program's backend is touched. :func:`available` tells whether charts can be drawn;
-every chart function returns SVG text, or None when there is nothing to draw.
-
-Text that came from users (span paths, run names) reaches the SVG through matplotlib,
-which escapes it for XML; ``$`` is escaped here so that it is never read as mathtext.
-The maths of turning samples into power over time is in :func:`binned_power`, pure.
+No plotting library: each chart is string building over numbers computed in
+:mod:`carbonledger.report.chart_data`, about a millisecond per chart, so a report of
+thousands of runs takes seconds. Every chart function returns SVG text, or None when there
+is nothing to draw. User text (span paths, run names, zones) is escaped by the writer; a
+missing value is a gap or an absent bar, never a zero.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from itertools import pairwise
+from typing import Any
 
-from carbonledger.errors import ConfigError
 from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.records import DeviceInfo, Sample, SpanRecord
@@ -31,11 +25,17 @@ from carbonledger.report.chart_data import (
     run_window,
 )
 from carbonledger.report.numbers import ENERGY_UNITS, MASS_UNITS, pick_unit
+from carbonledger.report.svg import (
+    CHAR_PX,
+    SMALL_PX,
+    LegendItem,
+    Plot,
+    labelled,
+    nice_ticks,
+    time_ticks,
+    value_range,
+)
 from carbonledger.units import j_to_kwh
-
-if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -45,7 +45,6 @@ __all__ = [
     "component_power",
     "energy_by_component_chart",
     "intensity_chart",
-    "mpl_text",
     "pareto_chart",
     "power_chart",
 ]
@@ -54,88 +53,43 @@ COMPONENT_COLORS = {"cpu": "#1f77b4", "gpu": "#2ca02c", "ram": "#9467bd", "other
 COMPONENT_ORDER = ("gpu", "cpu", "ram", "other")
 MAX_BINS = 400
 MAX_SPAN_LABELS = 12
-INSTALL_HINT = "charts need matplotlib: pip install 'carbonledger[report]'"
+WIDE_PX = 900.0
+NARROW_PX = 640.0
 
 
 def available() -> bool:
-    """Whether matplotlib can be imported (without importing it)."""
-    return importlib.util.find_spec("matplotlib") is not None
+    """Whether charts can be drawn: always (they need no optional package any more)."""
+    return True
 
 
-def mpl_text(text: str, limit: int = 40) -> str:
-    """User text made safe for matplotlib: no mathtext, no hidden ``_`` legend labels."""
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = text.replace("$", r"\$")
-    return " " + text if text.startswith("_") else text
-
-
-# -- pure maths ------------------------------------------------------------------------
-
-
-# -- matplotlib plumbing ---------------------------------------------------------------
-
-
-def _figure(width_in: float = 9.0, height_in: float = 3.4) -> Figure:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
-    return Figure(figsize=(width_in, height_in), layout="constrained")
-
-
-_XML_HEAD = re.compile(r"^\s*<\?xml[^>]*\?>\s*(<!DOCTYPE[^>]*>\s*)?", re.S)
-_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
-
-
-def _svg(fig: Figure, label: str, salt: str) -> str:
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    text = _METADATA.sub("", _XML_HEAD.sub("", buffer.getvalue()))
-    from html import escape
-
-    return text.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)
-
-
-def _dates(times: Sequence[float]) -> list[float]:
-    from matplotlib.dates import date2num
-
-    out = []
-    for t in times:
-        moment = datetime.fromtimestamp(t, tz=timezone.utc)
-        out.append(float(date2num(moment)))  # type: ignore[no-untyped-call]
-    return out
-
-
-def _time_axis(ax: Axes) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    locator = AutoDateLocator(tz=timezone.utc)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    formatter = ConciseDateFormatter(locator, tz=timezone.utc)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_formatter(formatter)
-    ax.set_xlabel("time (UTC)")
-
-
-def _style(ax: Axes) -> None:
-    ax.grid(True, alpha=0.3, linewidth=0.6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def _nan(values: Sequence[float | None]) -> list[float]:
-    return [math.nan if v is None else v for v in values]
+def _component_rank(component: str) -> tuple[int, str]:
+    order = COMPONENT_ORDER.index(component) if component in COMPONENT_ORDER else 99
+    return (order, component)
 
 
 def _top_level(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
     return [s for s in spans if "/" not in s.path]
 
 
-# -- charts ----------------------------------------------------------------------------
+def _g(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _summary(name: str, values: Sequence[float | None], unit: str) -> str:
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    if not known:
+        return f"{name}: no reading"
+    gaps = len(values) - len(known)
+    gap_text = f", {gaps} of {len(values)} intervals without a reading" if gaps else ""
+    mean = math.fsum(known) / len(known)
+    return f"{name}: mean {_g(mean)} {unit}, peak {_g(max(known))} {unit}{gap_text}"
+
+
+def _hms(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S")
+
+
+# -- power over time ---------------------------------------------------------------------
 
 
 def power_chart(
@@ -146,56 +100,52 @@ def power_chart(
     *,
     salt: str = "power",
 ) -> str | None:
-    """Power over time per component (stacked lines), top-level spans shaded and named."""
+    """Power over time per component (step lines), top-level spans shaded and named."""
     window = run_window(fp, samples)
     if not samples or window is None:
         return None
     t0, t1 = window
+    if not t1 > t0:
+        return None
     per_device = max(1, len(samples) // max(1, len({s.device_id for s in samples})))
     bins = max(1, min(MAX_BINS, per_device))
     powers = component_power(samples, devices, t0, t1, bins)
-    edges = _dates([t0 + (t1 - t0) * i / bins for i in range(bins + 1)])
-    fig = _figure()
-    ax = fig.add_subplot()
-    for component in sorted(powers, key=_component_rank):
-        ax.stairs(
-            _nan(powers[component]),
-            edges,
-            baseline=None,
-            label=component.upper(),
-            color=COMPONENT_COLORS.get(component, "#444444"),
-            linewidth=1.4,
-        )
+    names = sorted(powers, key=_component_rank)
+    desc = "; ".join(_summary(n.upper(), powers[n], "W") for n in names)
+    plot = Plot(
+        WIDE_PX,
+        320,
+        title="Power over time per component",
+        desc=f"{bins} equal intervals from {_hms(t0)} to {_hms(t1)} UTC. {desc}.",
+        salt=salt,
+        legend=[LegendItem(n.upper(), "line", COMPONENT_COLORS.get(n, "#444444")) for n in names],
+    )
+    lo, hi, yticks = value_range(v for n in names for v in powers[n])
+    plot.set_x(t0, t1)
+    plot.set_y(lo, hi)
+    xticks, xlabel = time_ticks(t0, t1)
+    plot.x_axis(xticks, xlabel)
+    plot.y_axis(labelled(yticks), "power (W)")
+    edges = [t0 + (t1 - t0) * i / bins for i in range(bins + 1)]
     top = _top_level(spans)
     for i, span in enumerate(top):
         end = span.ended_at if span.ended_at is not None else t1
-        a, b = _dates([max(span.started_at, t0), min(end, t1)])
-        ax.axvspan(a, b, color="#f0a000" if i % 2 == 0 else "#8888cc", alpha=0.10, linewidth=0)
-        ax.axvline(a, color="#999999", linewidth=0.6, linestyle=":")
+        a, b = max(span.started_at, t0), min(end, t1)
+        if not b > a:
+            continue
+        plot.band(a, b, color="#f0a000" if i % 2 == 0 else "#8888cc", opacity=0.10)
+        plot.vline(a, color="#999999", width=0.6, dash="2 2")
         if len(top) <= MAX_SPAN_LABELS:
-            ax.text(
-                a,
-                0.99,
-                " " + mpl_text(span.path, 24),
-                transform=ax.get_xaxis_transform(),
-                va="top",
-                ha="left",
-                fontsize=8,
-                color="#555555",
-                clip_on=True,
-            )
-    ax.set_ylabel("power (W)")
-    ax.set_ylim(bottom=0)
-    ax.margins(x=0)
-    _time_axis(ax)
-    _style(ax)
-    fig.legend(loc="outside lower center", fontsize=8, frameon=False, ncols=len(powers))
-    return _svg(fig, "power over time per component", salt)
+            room = plot.x(b) - plot.x(a) - 6  # a name stays inside its own band
+            limit = min(24, int(room / (SMALL_PX * CHAR_PX)))
+            if limit >= 3:
+                plot.label(plot.x(a) + 3, plot.py1 + 12, span.path, color="#555555", limit=limit)
+    for name in names:
+        plot.steps(edges, powers[name], color=COMPONENT_COLORS.get(name, "#444444"))
+    return plot.render()
 
 
-def _component_rank(component: str) -> tuple[int, str]:
-    order = COMPONENT_ORDER.index(component) if component in COMPONENT_ORDER else 99
-    return (order, component)
+# -- energy by component -----------------------------------------------------------------
 
 
 def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | None:
@@ -209,7 +159,7 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
     variance: dict[str, float | None] = {}
     methods: dict[str, set[str]] = {}
     for c in fp.components:
-        if c.energy_j is None:
+        if c.energy_j is None or not math.isfinite(c.energy_j):
             continue
         kwh = j_to_kwh(c.energy_j)
         energy[c.component] = energy.get(c.component, 0.0) + kwh
@@ -225,97 +175,123 @@ def energy_by_component_chart(fp: Footprint, *, salt: str = "energy") -> str | N
     unit, factor = pick_unit(max(energy.values()), ENERGY_UNITS)
     energy = {n: v * factor for n, v in energy.items()}
     spread = {n: None if v is None else v * factor for n, v in spread.items()}
-    fig = _figure(6.0, 0.6 + 0.55 * len(names))
-    ax = fig.add_subplot()
-    for y, name in enumerate(names):
+    labels = {}
+    for name in names:
         measured = methods[name] == {"measured"}
-        ax.barh(
-            y,
-            energy[name],
-            xerr=spread[name],  # None: no error bar
-            color=COMPONENT_COLORS.get(name, "#444444"),
-            alpha=0.9 if measured else 0.45,
-            hatch=None if measured else "//",
-            edgecolor="#333333",
-            linewidth=0.6,
-            error_kw={"elinewidth": 1, "capsize": 3, "ecolor": "#333333"},
-        )
         label = "measured" if measured else "/".join(sorted(methods[name]))
         if spread[name] is None:
             label += ", uncertainty unknown"
-        ax.annotate(
-            f"{energy[name]:.3g} {unit} ({label})",
-            (energy[name] + (spread[name] or 0.0), y),
-            xytext=(7, 0),
-            textcoords="offset points",
-            va="center",
-            ha="left",
-            fontsize=8,
+        labels[name] = f"{_g(energy[name])} {unit} ({label})"
+    row_px = 34.0
+    plot = Plot(
+        NARROW_PX,
+        12 + row_px * len(names) + 46,
+        title="IT energy by component",
+        desc="; ".join(f"{n.upper()}: {labels[n]}" for n in names) + ".",
+        salt=salt,
+        left=60,
+    )
+    # room on the right of each bar for its label
+    width_px = plot.px1 - plot.px0
+    need = 0.0
+    for name in names:
+        end = energy[name] + (spread[name] or 0.0)
+        free = width_px - 10 - len(labels[name]) * SMALL_PX * CHAR_PX
+        need = max(need, end * width_px / max(free, width_px * 0.2))
+    lo, hi, ticks = nice_ticks(0.0, need if need > 0 else 1.0)
+    plot.set_x(lo, hi)
+    plot.x_axis(labelled(ticks), f"IT energy ({unit})")
+    rows = []
+    for i, name in enumerate(names):
+        y = plot.py1 + row_px * (i + 0.5)
+        rows.append((y, name.upper()))
+        measured = methods[name] == {"measured"}
+        color = COMPONENT_COLORS.get(name, "#444444")
+        plot.hbar(
+            0.0,
+            energy[name],
+            y,
+            20,
+            color=color,
+            opacity=0.9 if measured else 0.45,
+            hatch=not measured,
         )
-    ax.set_yticks(range(len(names)), [n.upper() for n in names])
-    ax.invert_yaxis()
-    ax.set_xlabel(f"IT energy ({unit})")
-    ax.set_xlim(0, max(energy[n] + (spread[n] or 0.0) for n in names) * 1.7)
-    _style(ax)
-    return _svg(fig, "energy by component", salt)
+        s = spread[name]
+        if s is not None and s > 0:
+            plot.error_bar(energy[name] - s, energy[name] + s, y)
+        plot.label(plot.x(energy[name] + (s or 0.0)) + 7, y + 4, labels[name])
+    plot.category_axis(rows)
+    return plot.render()
+
+
+# -- operational and embodied ------------------------------------------------------------
 
 
 def carbon_split_chart(fp: Footprint, *, salt: str = "carbon") -> str | None:
     """Operational and embodied emissions in mg, g, kg or t CO2e (by size), with the total's
     interval."""
-    if fp.operational_g is None and fp.embodied_g is None:
+    op_g = (
+        fp.operational_g
+        if fp.operational_g is not None and math.isfinite(fp.operational_g)
+        else None
+    )
+    emb_g = fp.embodied_g if fp.embodied_g is not None and math.isfinite(fp.embodied_g) else None
+    if op_g is None and emb_g is None:
         return None
     from carbonledger.units import g_to_kg
 
-    operational_kg = g_to_kg(fp.operational_g) if fp.operational_g is not None else 0.0
-    embodied_kg = g_to_kg(fp.embodied_g) if fp.embodied_g is not None else 0.0
+    operational_kg = g_to_kg(op_g) if op_g is not None else 0.0
+    embodied_kg = g_to_kg(emb_g) if emb_g is not None else 0.0
     top = operational_kg + embodied_kg
-    if fp.total_interval_g is not None:
-        top = max(top, g_to_kg(fp.total_interval_g[1]))
+    interval = fp.total_interval_g
+    if interval is not None and not all(math.isfinite(v) for v in interval):
+        interval = None
+    if interval is not None:
+        top = max(top, g_to_kg(interval[1]))
     unit, factor = pick_unit(top, MASS_UNITS)
     operational, embodied = operational_kg * factor, embodied_kg * factor
-    fig = _figure(6.0, 1.9)
-    ax = fig.add_subplot()
-    # an unknown part gets no bar (never a 0-width one) and says so in the legend
-    op_label = "operational" if fp.operational_g is not None else "operational: unknown"
-    emb_label = "embodied" if fp.embodied_g is not None else "embodied: unknown"
-    ax.barh(
-        0,
-        operational,
-        color="#d62728",
-        alpha=0.85 if fp.operational_g is not None else 0.0,
-        label=op_label,
-    )
-    ax.barh(
-        0,
-        embodied,
-        left=operational,
-        color="#8c564b",
-        alpha=0.85 if fp.embodied_g is not None else 0.0,
-        label=emb_label,
-    )
-    if fp.total_interval_g is not None:
-        lo, hi = (g_to_kg(v) * factor for v in fp.total_interval_g)
-        total = operational + embodied
-        ax.errorbar(
-            total,
-            0,
-            xerr=[[max(total - lo, 0.0)], [max(hi - total, 0.0)]],
-            fmt="none",
-            ecolor="#222222",
-            capsize=4,
-            elinewidth=1,
-            label="total: uncertainty interval",
+    total = operational + embodied
+    legend = [
+        LegendItem(f"operational: {_g(operational)} {unit}", "box", "#d62728", 0.85)
+        if op_g is not None
+        else LegendItem("operational: unknown", "empty", "#d62728"),
+        LegendItem(f"embodied: {_g(embodied)} {unit}", "box", "#8c564b", 0.85)
+        if emb_g is not None
+        else LegendItem("embodied: unknown", "empty", "#8c564b"),
+    ]
+    right = total
+    lo = hi = 0.0
+    if interval is not None:
+        lo, hi = (g_to_kg(v) * factor for v in interval)
+        legend.append(
+            LegendItem(f"total: interval {_g(lo)}–{_g(hi)} {unit}", "errorbar", "#222222")
         )
         right = max(hi, total)
-    else:
-        right = operational + embodied
-    ax.set_yticks([])
-    ax.set_xlabel(unit)
-    ax.set_xlim(0, right * 1.15 if right > 0 else 1)
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    _style(ax)
-    return _svg(fig, "operational and embodied emissions", salt)
+    plot = Plot(
+        NARROW_PX,
+        108,
+        title="Operational and embodied emissions",
+        desc=", ".join(item.label for item in legend) + ".",
+        salt=salt,
+        left=24,
+        legend=legend,
+    )
+    x_lo, x_hi, ticks = nice_ticks(0.0, right * 1.15 if right > 0 else 1.0)
+    plot.set_x(x_lo, x_hi)
+    plot.x_axis(labelled(ticks), unit)
+    y = plot.py1 + (plot.py0 - plot.py1) / 2
+    # an unknown part gets no bar (never a 0-width one) and says so in the legend
+    if op_g is not None:
+        plot.hbar(0.0, operational, y, 26, color="#d62728", opacity=0.85, cls="bar operational")
+    if emb_g is not None:
+        plot.hbar(operational, total, y, 26, color="#8c564b", opacity=0.85, cls="bar embodied")
+    if interval is not None:
+        plot.error_bar(min(lo, total), max(hi, total), y, cap_px=6)
+    plot.over.append(plot._line(plot.px0, plot.py0, plot.px0, plot.py1, "#1d1d1f", 1))
+    return plot.render()
+
+
+# -- grid intensity ----------------------------------------------------------------------
 
 
 def intensity_chart(
@@ -339,79 +315,85 @@ def intensity_chart(
     if not hi > lo or series.end <= t0 or series.start >= t1:
         return None
     part = series.slice(lo, hi)
-    edges = _dates([*part.times, part.end])
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.stairs(
-        part.values_g_per_kwh,
-        edges,
-        baseline=None,
-        color="#444444",
-        linewidth=1.4,
-        label=f"grid intensity ({mpl_text(part.zone, 20)})",
-    )
-    a, b = _dates([t0, t1])
-    ax.axvspan(a, b, color="#2ca02c", alpha=0.12, linewidth=0, label="the run")
-    if t1 - t0 < series.step_s and len(series.segments(t0, t1)) <= 1:
-        _mark_short_run(ax, series, t0, t1)
-    if fp.intensity.g_per_kwh is not None:
-        ax.axhline(
-            fp.intensity.g_per_kwh,
-            color="#d62728",
-            linestyle="--",
-            linewidth=1,
-            label=f"used: {fp.intensity.g_per_kwh:.0f} g/kWh",
-        )
-    ax.set_ylabel("gCO2e/kWh")
-    ax.set_ylim(bottom=0)
-    _time_axis(ax)
-    _style(ax)
-    handles, labels = ax.get_legend_handles_labels()
+    edges = [*part.times, part.end]
+    values: list[float | None] = list(part.values_g_per_kwh)
+    used = fp.intensity.g_per_kwh
+    if used is not None and not math.isfinite(used):
+        used = None
+    short = t1 - t0 < series.step_s and len(series.segments(t0, t1)) <= 1
+    marker = series.value_at(t0) if short else None
+    legend = [
+        LegendItem(f"grid intensity ({part.zone})"[:60], "line", "#444444"),
+        LegendItem("the run", "band", "#2ca02c", 0.25),
+    ]
+    if used is not None:
+        legend.append(LegendItem(f"used: {used:.0f} g/kWh", "dash", "#d62728"))
+    total: list[float | None] = []
+    bins = 0
     if samples:
         bins = max(1, min(MAX_BINS, len(samples)))
         total = binned_power_total(samples, t0, t1, bins)
-        twin = ax.twinx()
-        run_edges = _dates([t0 + (t1 - t0) * i / bins for i in range(bins + 1)])
-        twin.stairs(
-            _nan(total),
-            run_edges,
-            baseline=None,
-            color="#2ca02c",
-            linewidth=1.0,
-            label="run power (W)",
-        )
-        twin.set_ylabel("run power (W)")
-        twin.set_ylim(bottom=0)
-        twin.spines["top"].set_visible(False)
-        h2, l2 = twin.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
-    ax.set_xlim(edges[0], edges[-1])
-    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
-    return _svg(fig, "grid carbon intensity over time with the run", salt)
-
-
-def _mark_short_run(ax: Axes, series: IntensitySeries, t0: float, t1: float) -> None:
-    """A run inside one step of the series would be an invisible sliver: mark it with a
-    labelled point and say its time window and the one intensity value it saw."""
-    value = series.value_at(t0)
-    if value is None:
-        return
-    (mid,) = _dates([(t0 + t1) / 2])
-    ax.axvline(mid, color="#2ca02c", linewidth=1.2)
-    ax.plot([mid], [value], marker="o", color="#2ca02c", markersize=6)
-
-    def hms(t: float) -> str:
-        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S")
-
-    ax.annotate(
-        f"the run: {hms(t0)}–{hms(t1)} UTC ({t1 - t0:.0f} s), one step: {value:.0f} g/kWh",
-        (mid, value),
-        xytext=(8, 10),
-        textcoords="offset points",
-        fontsize=8,
-        color="#1b6e1b",
-        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#2ca02c", "lw": 0.6},
+        legend.append(LegendItem("run power (W)", "line", "#2ca02c"))
+    desc = _summary(f"grid intensity for {part.zone}", values, "g/kWh")
+    desc += f"; the run from {_hms(t0)} to {_hms(t1)} UTC"
+    if used is not None:
+        desc += f"; the footprint used {used:.0f} g/kWh"
+    if total:
+        desc += "; " + _summary("run power", total, "W")
+    plot = Plot(
+        WIDE_PX,
+        320,
+        title="Grid carbon intensity over time with the run",
+        desc=desc + ".",
+        salt=salt,
+        right=72 if total else 18,
+        legend=legend,
     )
+    extra = [v for v in (used, marker) if v is not None]
+    y_lo, y_hi, yticks = value_range([*values, *extra])
+    plot.set_x(edges[0], edges[-1])
+    plot.set_y(y_lo, y_hi)
+    xticks, xlabel = time_ticks(edges[0], edges[-1])
+    plot.x_axis(xticks, xlabel)
+    plot.y_axis(labelled(yticks), "gCO2e/kWh")
+    plot.band(t0, t1, color="#2ca02c", opacity=0.12)
+    plot.steps(edges, values, color="#444444")
+    if used is not None:
+        plot.hline(used, color="#d62728", dash="6 4")
+    if total:
+        p_lo, p_hi, pticks = value_range(total)
+        plot.set_y2(p_lo, p_hi)
+        run_edges = [t0 + (t1 - t0) * i / bins for i in range(bins + 1)]
+        plot.steps(run_edges, total, color="#2ca02c", width=1.0, right=True, cls="line power")
+        plot.y_axis(labelled(pticks), "run power (W)", right=True)
+    if marker is not None:
+        mid = (t0 + t1) / 2
+        plot.vline(mid, color="#2ca02c", width=1.2)
+        plot.point(mid, marker, color="#2ca02c", r=4)
+        note = f"the run: {_hms(t0)}–{_hms(t1)} UTC ({t1 - t0:.0f} s), one step: {marker:.0f} g/kWh"
+        x = plot.x(mid) + 8
+        anchor = "start"
+        if x + len(note) * SMALL_PX * CHAR_PX > plot.px1:
+            x, anchor = plot.x(mid) - 8, "end"
+        plot.label(
+            x,
+            max(plot.y(marker) - 10, plot.py1 + 14),
+            note,
+            color="#1b6e1b",
+            anchor=anchor,
+            box="#2ca02c",
+        )
+    return plot.render()
+
+
+# -- Pareto front ------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
 
 
 def pareto_chart(
@@ -428,52 +410,53 @@ def pareto_chart(
     if len(objectives) < 2:
         return None
     (nx, sx), (ny, sy) = objectives[0], objectives[1]
-    points = [
-        (row["objectives"].get(nx), row["objectives"].get(ny), row)
-        for row in rows
-        if row["objectives"].get(nx) is not None and row["objectives"].get(ny) is not None
-    ]
+    points: list[tuple[float, float, Mapping[str, Any]]] = []
+    for row in rows:
+        values = row.get("objectives") or {}
+        x, y = _number(values.get(nx)), _number(values.get(ny))
+        if x is not None and y is not None:
+            points.append((x, y, row))
     if not points:
         return None
-    fig = _figure(7.5, 4.5)
-    ax = fig.add_subplot()
     dominated = [(x, y) for x, y, row in points if not row.get("pareto")]
-    front = sorted((x, y, row) for x, y, row in points if row.get("pareto"))
+    front = sorted(
+        ((x, y, row) for x, y, row in points if row.get("pareto")), key=lambda p: (p[0], p[1])
+    )
+    legend = []
     if dominated:
-        ax.scatter(
-            [p[0] for p in dominated],
-            [p[1] for p in dominated],
-            color="#9a9a9a",
-            s=24,
-            label="dominated",
-        )
+        legend.append(LegendItem("dominated", "point", "#9a9a9a"))
     if front:
-        ax.plot(
-            [p[0] for p in front],
-            [p[1] for p in front],
-            color="#d62728",
-            linewidth=1,
-            alpha=0.6,
-            drawstyle="steps-pre" if sx == "max" else "steps-post",
-        )
-        ax.scatter(
-            [p[0] for p in front],
-            [p[1] for p in front],
-            color="#d62728",
-            s=40,
-            zorder=3,
-            label="Pareto front",
-        )
+        legend.append(LegendItem("Pareto front", "point", "#d62728"))
+    xlabel = f"{nx} ({'higher' if sx == 'max' else 'lower'} is better)"
+    ylabel = f"{ny} ({'higher' if sy == 'max' else 'lower'} is better)"
+    plot = Plot(
+        750,
+        440,
+        title="Pareto front of the first two objectives",
+        desc=f"{len(points)} runs placed on {xlabel} and {ylabel}; {len(front)} on the Pareto "
+        f"front, {len(dominated)} dominated.",
+        salt=salt,
+        left=76,
+        legend=legend,
+    )
+    x_lo, x_hi, xticks = value_range((p[0] for p in points), zero=False)
+    y_lo, y_hi, yticks = value_range((p[1] for p in points), zero=False)
+    plot.set_x(x_lo, x_hi)
+    plot.set_y(y_lo, y_hi)
+    plot.x_axis(labelled(xticks), xlabel[:80])
+    plot.y_axis(labelled(yticks), ylabel[:60])
+    for x, y in dominated:
+        plot.point(x, y, color="#9a9a9a", r=3, cls="point dominated")
+    if front:
+        stairs: list[tuple[float, float]] = [(front[0][0], front[0][1])]
+        for (xa, ya, _), (xb, yb, _) in pairwise(front):
+            # steps-pre when x is maximised (the next y holds up to its x), else steps-post
+            stairs.append((xa, yb) if sx == "max" else (xb, ya))
+            stairs.append((xb, yb))
+        plot.polyline(stairs, color="#d62728")
+        for x, y, _ in front:
+            plot.point(x, y, color="#d62728", r=4, cls="point front")
         for x, y, row in front[:15]:
-            ax.annotate(
-                mpl_text(str(row.get("name") or row.get("run_id") or ""), 24),
-                (x, y),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=8,
-            )
-    ax.set_xlabel(f"{mpl_text(nx)} ({'higher' if sx == 'max' else 'lower'} is better)")
-    ax.set_ylabel(f"{mpl_text(ny)} ({'higher' if sy == 'max' else 'lower'} is better)")
-    _style(ax)
-    ax.legend(fontsize=8, frameon=False)
-    return _svg(fig, "Pareto front of the first two objectives", salt)
+            name = str(row.get("name") or row.get("run_id") or "")
+            plot.label(plot.x(x) + 5, plot.y(y) - 5, name, limit=24)
+    return plot.render()

@@ -1,7 +1,7 @@
 """One self-contained HTML page per report: readable on screen, printable on paper.
 
-No external resource of any kind: CSS is inline, charts are inline SVG drawn by
-:mod:`carbonledger.report.charts` (a note replaces them when matplotlib is missing), fonts
+No external resource of any kind: CSS is inline, charts are inline SVG written by
+:mod:`carbonledger.report.charts` (no plotting library: about a millisecond a chart), fonts
 are the reader's own. Every string that came from a user or a host (names, tags, metrics,
 span paths, host facts, settings, warnings) goes through :func:`html.escape`.
 
@@ -167,11 +167,6 @@ def _span_records(fp: Footprint, data: ReportInput) -> list[SpanRecord]:
 
 
 def _charts(fp: Footprint, data: ReportInput, index: int) -> str:
-    if not charts.available():
-        return (
-            "<h3>Charts</h3><p class='charts-missing'>Charts are not drawn because matplotlib "
-            "is not installed: <code>pip install 'carbonledger[report]'</code>.</p>"
-        )
     rid = fp.run_id or ""
     samples = list(data.samples.get(rid, ()))
     devices = list(data.devices.get(rid, ()))
@@ -336,9 +331,11 @@ def _reproduce(fp: Footprint, run: RunRecord | None) -> str:
     return "".join(parts)
 
 
-def _run_section(fp: Footprint, data: ReportInput, index: int) -> str:
+def _run_section(
+    fp: Footprint, data: ReportInput, index: int, runs: Mapping[str, RunRecord]
+) -> str:
     rid = fp.run_id or ""
-    run = next((r for r in data.runs if r.run_id == rid), None)
+    run = runs.get(rid)
     devices = data.devices.get(rid, ())
     return (
         f'<section id="run-{index}">'
@@ -387,7 +384,8 @@ def render(data: ReportInput) -> str:
     body = [f"<h1>{kit.e(heading)}</h1>"]
     if len(footprints) > 1:
         body.append(_overview(footprints))
-    body += [_run_section(fp, data, i) for i, fp in enumerate(footprints)]
+    runs = {r.run_id: r for r in reversed(list(data.runs))}  # the first of a run id wins
+    body += [_run_section(fp, data, i, runs) for i, fp in enumerate(footprints)]
     if not footprints:
         body.append("<p>No runs.</p>")
     return kit.page(title, "\n".join(body))
@@ -423,21 +421,15 @@ def render_leaderboard(
         "are not placed.</p>"
     )
     if len(objectives) >= 2:
-        if charts.available():
-            body.append(
-                _chart_figure(
-                    lambda: charts.pareto_chart(rows, objectives),
-                    f"Runs on {kit.e(objectives[0][0])} and {kit.e(objectives[1][0])}; the Pareto "
-                    "front in red (computed on all objectives).",
-                    "No run has both of the first two objectives.",
-                    wide=True,
-                )
+        body.append(
+            _chart_figure(
+                lambda: charts.pareto_chart(rows, objectives),
+                f"Runs on {kit.e(objectives[0][0])} and {kit.e(objectives[1][0])}; the Pareto "
+                "front in red (computed on all objectives).",
+                "No run has both of the first two objectives.",
+                wide=True,
             )
-        else:
-            body.append(
-                "<p class='charts-missing'>The chart needs matplotlib: "
-                "<code>pip install 'carbonledger[report]'</code>.</p>"
-            )
+        )
     head = ["#", "run", "id", *(kit.e(name) for name, _ in objectives), "Pareto", "dominated by"]
     table_rows = []
     for i, row in enumerate(rows, 1):
