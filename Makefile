@@ -33,7 +33,7 @@ test: setup
 
 # the fast loop while editing: everything but the slow tests (tests/conftest.py lists them:
 # real engines, frameworks, subprocesses, matplotlib, the CLI fuzzer), with few examples per
-# property test. About 12-17 s on an idle 2-core machine; see README (Testing).
+# property test. 15-16 s on a 2-core machine at load 1-2; see README (Development).
 test-fast: setup
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) HYPOTHESIS_PROFILE=fast $(PYTEST) -m "not slow" -n $(FAST_WORKERS)
 
