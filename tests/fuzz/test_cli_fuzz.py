@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.envaudit.fakeenv import install_fake_dists
 
 from carbonledger.cli.main import build_parser, main
 
-# {run}, {series}, {missing}, {dir}, {junk}, {ledger} are filled in per test
+# {run}, {series}, {missing}, {dir}, {junk}, {ledger}, {site} are filled in per test
 BASE: dict[str, list[str]] = {
     "compare": ["compare", "fuzz-a", "fuzz-b", "--resamples", "200", "--ledger", "{ledger}"],
     "decide breakeven": ["decide", "breakeven", "--embodied-new-kg", "1", "--power-old-w", "2",
@@ -26,7 +27,7 @@ BASE: dict[str, list[str]] = {
     "decide indifference": ["decide", "indifference", "--a-power-w", "10", "--b-power-w", "5",
                             "--intensity", "100", "--service-life-years", "4"],
     "devices": ["devices"],
-    "env-audit": ["env-audit", "--ledger", "{ledger}"],
+    "env-audit": ["env-audit", "--env", "{site}", "--ledger", "{ledger}"],
     "estimate": ["estimate", "--power-w", "100", "--hours", "1", "--intensity", "100"],
     "intensity": ["intensity", "FR"],
     "job": ["job", "{job}", "--no-sacct", "--ledger", "{ledger}"],
@@ -99,6 +100,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     junk = root / "junk.bin"
     junk.write_bytes(os.urandom(4096))
     (root / "a-folder").mkdir()
+    # env-audit audits this small site-packages, not the live venv (minutes with frameworks)
+    site = root / "site-packages"
+    install_fake_dists(site)
     for name in ("fuzz-a", "fuzz-a", "fuzz-b", "fuzz-b"):
         assert main(["run", "--name", name, "--quiet", "--ledger", str(ledger), "--", "true"]) == 0
     from carbonledger.store import open_ledger
@@ -115,6 +119,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "missing": str(root / "no" / "such" / "file"),
         "dir": str(root / "a-folder"),
         "junk": str(junk),
+        "site": str(site),
     }
 
 

@@ -63,7 +63,10 @@ class Server:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        # log_config=None: uvicorn's dictConfig would close every logging handler in the
+        # process, and one that a framework imported earlier in the same pytest worker
+        # added (absl's, via keras) closes pytest's captured stderr with it
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
