@@ -1,14 +1,14 @@
 """Sums over a SQLite ledger's samples, computed where the data lives (store/aggregates.py
-says what each means); a mixin of :class:`~carbonledger.store.sqlite.SqliteLedger`, so a
+says what each means); a part of :class:`~carbonledger.store.sqlite.SqliteLedger`, so a
 listing never loads samples."""
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from carbonledger.records import Sample
 from carbonledger.store._rows import clean_text, decode_sample
@@ -19,10 +19,10 @@ from carbonledger.store.aggregates import (
     steps_from_samples,
     totals_from_samples,
 )
+from carbonledger.store.sqlite_reads import SqlReads
+from carbonledger.store.sqlite_rows import marks
 
-__all__ = ["SqlAggregates"]
-
-T = TypeVar("T")
+__all__ = ["EnergyTotal", "SqlAggregates"]
 
 _CHUNK = 500  # run ids per grouped query (well under SQLite's limit on parameters)
 _MAX_REAL = "1.7976931348623157e308"
@@ -37,23 +37,27 @@ _BAD_SAMPLE = (
 """True for a sample row that :func:`decode_sample` would refuse (damage)."""
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
+@dataclass(frozen=True)
+class EnergyTotal:
+    """One device's energy summed over a run's samples.
+
+    SQL ``SUM`` semantics: a sum over the known (non-NULL) samples; ``None`` only when no
+    sample of the device is known. ``missing_*`` count the samples whose value is unknown
+    and ``missing_s`` is the time they cover, so a caller can see how much a total
+    understates (a partial sum is a lower bound, never filled in with a guess).
+    """
+
+    device_id: str
+    host_energy_j: float | None
+    energy_j: float | None
+    samples: int
+    missing_host_samples: int
+    missing_samples: int
+    missing_s: float
 
 
-class SqlAggregates:
-    """The SQL sums of a SQLite ledger. The ledger provides the reading plumbing."""
-
-    path: Path
-
-    def _read(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
-    def _require_run(self, conn: sqlite3.Connection, run_id: str) -> None:
-        raise NotImplementedError
-
-    def samples(self, run_id: str) -> list[Sample]:
-        raise NotImplementedError
+class SqlAggregates(SqlReads):
+    """The SQL sums of a SQLite ledger."""
 
     def run_totals(self, run_id: str) -> dict[str, DeviceTotals]:
         """Per-device sums over the run's samples (see :class:`DeviceTotals`).
@@ -82,7 +86,7 @@ class SqlAggregates:
                     "COUNT(*) - COUNT(energy_j), "
                     "TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END), "
                     f"MAX(t_end), SUM({_BAD_SAMPLE}) FROM samples "
-                    f"WHERE run_id IN ({_marks(len(chunk))}) GROUP BY run_id, device_id",
+                    f"WHERE run_id IN ({marks(len(chunk))}) GROUP BY run_id, device_id",
                     chunk,
                 )
                 for run_id, device_id, host, energy, count, miss, covered, t_end, bad in rows:
@@ -192,3 +196,56 @@ class SqlAggregates:
 
         merged = self._read("downsample samples", query)
         return merged if merged else downsampled_from_samples(self.samples(run_id), points)
+
+    def energy_totals(self, run_id: str) -> dict[str, EnergyTotal]:
+        """Per device: sums over samples with counts of unknown ones (see EnergyTotal).
+
+        Every device of the run appears, in ``create_run`` order, then any device that
+        only has samples; a device without samples has ``None`` totals.
+        """
+
+        run_id = clean_text(run_id)
+
+        def query(conn: sqlite3.Connection) -> dict[str, EnergyTotal]:
+            self._require_run(conn, run_id)
+            sums = {
+                r[0]: r[1:]
+                for r in conn.execute(
+                    "SELECT device_id, SUM(host_energy_j), SUM(energy_j), COUNT(*), "
+                    "COUNT(*) - COUNT(host_energy_j), COUNT(*) - COUNT(energy_j), "
+                    "TOTAL(CASE WHEN energy_j IS NULL THEN t_end - t_start END) "
+                    "FROM samples WHERE run_id = ? GROUP BY device_id",
+                    (run_id,),
+                )
+            }
+            order = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT device_id FROM devices WHERE run_id = ? ORDER BY position", (run_id,)
+                )
+            ]
+            order += sorted(d for d in sums if d not in set(order))
+            totals: dict[str, EnergyTotal] = {}
+            for device_id in order:
+                host, energy, count, miss_host, miss, miss_s = sums.get(
+                    device_id, (None, None, 0, 0, 0, 0.0)
+                )
+                totals[device_id] = EnergyTotal(
+                    device_id=device_id,
+                    host_energy_j=None if host is None else float(host),
+                    energy_j=None if energy is None else float(energy),
+                    samples=int(count),
+                    missing_host_samples=int(miss_host),
+                    missing_samples=int(miss),
+                    missing_s=float(miss_s),
+                )
+            return totals
+
+        return self._read("sum samples", query)
+
+    def totals(self, run_id: str) -> dict[str, tuple[float | None, float | None]]:
+        """Per device ``(Σ host_energy_j, Σ energy_j)`` over known samples; see energy_totals."""
+        return {
+            device_id: (t.host_energy_j, t.energy_j)
+            for device_id, t in self.energy_totals(run_id).items()
+        }
