@@ -73,17 +73,22 @@ def _warnings(ledger: Ledger, run_id: str) -> tuple[str, ...]:
     return kept_warnings(found)
 
 
-def facts_from_reads(ledger: Ledger, run_id: str) -> RunFacts:
+def facts_from_reads(ledger: Ledger, run_id: str, *, with_series: bool = True) -> RunFacts:
     """One run's facts from the ledger's per-run reads (the generic fallback, and the
-    reference a batch read must equal). Raises what those reads raise."""
-    reader = getattr(ledger, "series", None)
+    reference a batch read must equal), in the order pricing has always read them.
+    Raises what those reads raise. ``with_series=False`` leaves the kept series unread
+    (None): a run re-priced with another series does not need it."""
+    devices = tuple(ledger.devices(run_id))
+    warnings = _warnings(ledger, run_id)
+    reader = getattr(ledger, "series", None) if with_series else None
+    series = reader(run_id) if reader is not None else None
     return RunFacts(
-        devices=tuple(ledger.devices(run_id)),
+        devices=devices,
         spans=tuple(ledger.spans(run_id)),
         metrics=ledger.metrics(run_id),
         functional_unit=ledger.functional_unit(run_id),
-        series=reader(run_id) if reader is not None else None,
-        warnings=_warnings(ledger, run_id),
+        series=series,
+        warnings=warnings,
     )
 
 
