@@ -139,6 +139,7 @@ def price_totals(
     pue: PUEChoice | None = None,
     embodied: Sequence[EmbodiedItem] = (),
     warnings: Sequence[str] = (),
+    attribution: Attribution | None = None,
 ) -> Footprint:
     """:func:`price_run` from the samples' sums (per device, and per series step when a
     ``series`` prices the run): what a ledger aggregates without loading samples. Pure."""
@@ -259,6 +260,7 @@ def price_totals(
         tags=dict(run.tags),
         warnings=tuple(dict.fromkeys(notes)),
         job=_job_dict(run),
+        attribution=attribution,
     )
 
 
@@ -570,8 +572,9 @@ def footprint_for_run(
         pue=plan.pue,
         embodied=sharing.scale_embodied(embodied),
         warnings=[*notes, *sharing.warnings],
+        attribution=_ALONE if sharing.alone else None,
     )
-    return _with_attribution(fp, sharing)
+    return fp if sharing.alone else _with_attribution(fp, sharing)
 
 
 # -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------
@@ -584,6 +587,9 @@ def _shared_host_step(ledger: Ledger, run: RunRecord, others: Sequence[RunRecord
         [OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id)) for r in others],
         duration_s=run.duration_s,
     )
+
+
+_ALONE = Attribution(ALONE)
 
 
 def _with_attribution(fp: Footprint, sharing: Sharing) -> Footprint:

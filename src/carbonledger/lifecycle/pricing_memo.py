@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from carbonledger.intensity.base import IntensityValue
@@ -89,4 +88,14 @@ def _for_duration(item: EmbodiedItem, duration_s: float) -> EmbodiedItem:
     from carbonledger.lifecycle.embodied import sci_embodied_g
 
     g = sci_embodied_g(item.total_g, duration_s, item.lifetime_years, item.lifetime_use, item.share)
-    return replace(item, g=g)
+    return EmbodiedItem(
+        item=item.item,
+        total_g=item.total_g,
+        g=g,
+        lifetime_years=item.lifetime_years,
+        lifetime_use=item.lifetime_use,
+        share=item.share,
+        source=item.source,
+        uncertainty_rel=item.uncertainty_rel,
+        count=item.count,
+    )
