@@ -18,6 +18,7 @@ from carbonledger.intensity.base import IntensityValue
 from carbonledger.lifecycle.footprint import EmbodiedItem
 from carbonledger.lifecycle.plan import PricingPlan, PUEChoice, average_intensity, resolve_pue
 from carbonledger.records import Component, DeviceInfo
+from carbonledger.units import S_PER_YEAR
 
 __all__ = ["PricingMemo"]
 
@@ -85,9 +86,15 @@ def _hardware_key(plan: PricingPlan, devices: Sequence[DeviceInfo]) -> tuple[Any
 
 
 def _for_duration(item: EmbodiedItem, duration_s: float) -> EmbodiedItem:
-    from carbonledger.lifecycle.embodied import sci_embodied_g
-
-    g = sci_embodied_g(item.total_g, duration_s, item.lifetime_years, item.lifetime_use, item.share)
+    """The item held for ``duration_s``: SCI's ``TE × time / (lifetime × use) × share``,
+    written as :func:`~carbonledger.lifecycle.embodied.sci_embodied_g` computes it (the
+    item's numbers were checked when it was first made; ``duration_s`` by the caller)."""
+    g = (
+        item.total_g
+        * duration_s
+        / (item.lifetime_years * S_PER_YEAR * item.lifetime_use)
+        * item.share
+    )
     return EmbodiedItem(
         item=item.item,
         total_g=item.total_g,

@@ -43,6 +43,7 @@ DEFAULT_RETRY_S = 60.0
 _FIRST_BACKOFF_S = 0.005
 _MAX_BACKOFF_S = 0.5
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (sqlite.org/rescode.html)
+_NOT_UTF8 = "Could not decode to UTF-8"  # sqlite3's error for text that is not UTF-8
 
 
 class SqliteConnection:
@@ -77,8 +78,9 @@ class SqliteConnection:
             )
         except sqlite3.Error as exc:
             raise ledger_error(self.path, "open", exc) from exc
-        # text that is not UTF-8 (written by another tool) reads as \xNN escapes, not an error
-        conn.text_factory = decode_text
+        # text is decoded by sqlite3 itself (fast); text that is not UTF-8 (written by
+        # another tool) makes that read run again with decode_text: \xNN escapes, no error
+        conn.text_factory = str
         self._conn: sqlite3.Connection | None = conn
         try:
             self._setup(verify=verify)
@@ -171,6 +173,19 @@ class SqliteConnection:
                                 log.debug("ledger %s: rollback failed", self.path, exc_info=True)
                         raise
                     return result
+                except sqlite3.OperationalError as exc:
+                    if conn.text_factory is str and _NOT_UTF8 in str(exc):
+                        conn.text_factory = decode_text
+                        try:
+                            return self._retrying(action, fn, transaction=transaction)
+                        finally:
+                            conn.text_factory = str
+                    remaining = deadline - time.monotonic()
+                    if not is_busy(exc) or remaining <= 0:
+                        raise ledger_error(self.path, action, exc) from exc
+                    self.busy_retries += 1
+                    time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+                    delay = min(delay * 2, _MAX_BACKOFF_S)
                 except sqlite3.Error as exc:
                     remaining = deadline - time.monotonic()
                     if not is_busy(exc) or remaining <= 0:
