@@ -47,6 +47,7 @@ from carbonledger.store._rows import (
 )
 from carbonledger.store.base import BadRowHandler, MetricValue, warn_bad_row
 from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
+from carbonledger.store.postgres_aggregates import PgAggregates
 
 if TYPE_CHECKING:
     from carbonledger.intensity.series import IntensitySeries
@@ -226,7 +227,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # -- the ledger ------------------------------------------------------------------------
-class PostgresLedger:
+class PostgresLedger(PgAggregates):
     """A :class:`~carbonledger.store.base.Ledger` in a PostgreSQL database.
 
     Thread-safe (a pool of up to ``pool_size`` connections); open a new one after
