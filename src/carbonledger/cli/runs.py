@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from carbonledger.cli.common import (
@@ -102,33 +103,38 @@ def _stream_json(rows: Iterator[dict[str, Any]]) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
+def _float(value: float) -> str:
+    return float.__repr__(value) if math.isfinite(value) else "null"
+
+
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    float: _float,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
+"""JSON text of a scalar, as ``json.dumps`` writes it (non-finite numbers as null)."""
+
+
 def _indented(value: Any, indent: str) -> str:
     """``value`` as ``json.dumps(finite(value), indent=2)`` writes it, every line after
     the first indented by ``indent`` more: scalars encoded by the json module's own C
     functions, so a row costs a few microseconds instead of the pure-Python encoder's."""
-    from json.encoder import encode_basestring_ascii
-
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return encode_basestring_ascii(value)
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return float.__repr__(value) if math.isfinite(value) else "null"
+    scalar = _SCALARS.get(type(value))
+    if scalar is not None:
+        return scalar(value)
     inner = indent + "  "
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+    if type(value) is dict and all(type(k) is str for k in value):
         if not value:
             return "{}"
-        items = (
-            f"{inner}{encode_basestring_ascii(k)}: {_indented(v, inner)}" for k, v in value.items()
-        )
+        items = []
+        for k, v in value.items():
+            text = _SCALARS.get(type(v))
+            shown = text(v) if text is not None else _indented(v, inner)
+            items.append(f"{inner}{encode_basestring_ascii(k)}: {shown}")
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):
         if not value:
             return "[]"
         return "[\n" + ",\n".join(inner + _indented(v, inner) for v in value) + "\n" + indent + "]"
