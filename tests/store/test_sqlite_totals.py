@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_kept_sums_equal_the_samples_sums_exactly(
     tmp_path: Path, rows: list[tuple[str, float, float, float | None, float | None]], batch: int
 ) -> None:
     samples = _samples(rows)
-    path = tmp_path / f"l{len(rows)}-{batch}-{hash(tuple(rows)) & 0xFFFF}.sqlite"
+    path = tmp_path / f"{uuid.uuid4().hex}.sqlite"
     with open_ledger(path) as ledger:
         ledger.create_run(_run("r"), DEVICES)
         for lo in range(0, len(samples), batch):
@@ -94,7 +95,7 @@ def test_energy_by_step_in_one_pass_equals_python(
     monkeypatch.setattr(sql_sums, "_MAX_TREE_BOUNDS", 8192 if tree else 1)
     samples = _samples(rows)
     bounds = [T0 + first + j * step for j in range(count + 1)]
-    path = tmp_path / f"s{len(rows)}-{count}-{hash((tuple(rows), first, tree)) & 0xFFFFF}.sqlite"
+    path = tmp_path / f"{uuid.uuid4().hex}.sqlite"
     with open_ledger(path) as ledger:
         ledger.create_run(_run("r"), DEVICES)
         if samples:
