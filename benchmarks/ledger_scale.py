@@ -181,10 +181,12 @@ argv = json.loads(sys.argv[1])
 out = io.StringIO() if argv[0] != "-" else None
 sys.stdout = open(os.devnull, "w")
 t = time.perf_counter()
+c = time.process_time()
 code = main(argv)
 elapsed = time.perf_counter() - t
+cpu = time.process_time() - c
 sys.stdout = sys.__stdout__
-print(json.dumps({{"code": code, "s": elapsed,
+print(json.dumps({{"code": code, "s": elapsed, "cpu_s": cpu,
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 _BASELINE = """
@@ -196,8 +198,9 @@ print(json.dumps({{"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def command(argv: list[str], repeat: int = 1) -> dict[str, float]:
-    """The median wall time of ``main(argv)`` in fresh processes, and its peak RSS."""
-    times, rss = [], []
+    """The median wall and CPU times of ``main(argv)`` in fresh processes, and its peak
+    RSS (CPU time is the steadier figure on a loaded machine)."""
+    times, cpus, rss = [], [], []
     for _ in range(repeat):
         done = subprocess.run(
             [sys.executable, "-c", _CHILD.format(src=str(ROOT / "src")), json.dumps(argv)],
@@ -212,8 +215,9 @@ def command(argv: list[str], repeat: int = 1) -> dict[str, float]:
         if data["code"] != 0:
             raise SystemExit(f"{argv}: exit {data['code']}: {done.stderr[-2000:]}")
         times.append(data["s"])
+        cpus.append(data["cpu_s"])
         rss.append(data["rss_mib"])
-    return {"s": statistics.median(times), "rss_mib": max(rss)}
+    return {"s": statistics.median(times), "cpu_s": statistics.median(cpus), "rss_mib": max(rss)}
 
 
 def baseline_rss() -> float:
@@ -227,15 +231,23 @@ def baseline_rss() -> float:
 
 
 def sql_floor(path: Path, sql: str, params: tuple[Any, ...] = (), repeat: int = 3) -> float:
-    """The best of ``repeat`` timings of one bare query (fetching every row)."""
-    best = float("inf")
+    """The best of ``repeat`` wall timings of one bare query (fetching every row)."""
+    return sql_floor_times(path, sql, params, repeat)[0]
+
+
+def sql_floor_times(
+    path: Path, sql: str, params: tuple[Any, ...] = (), repeat: int = 3
+) -> tuple[float, float]:
+    """The best wall and CPU times of ``repeat`` runs of one bare query."""
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(repeat):
         conn = sqlite3.connect(path)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         conn.execute(sql, params).fetchall()
         best = min(best, time.perf_counter() - t)
+        best_cpu = min(best_cpu, time.process_time() - c)
         conn.close()
-    return best
+    return best, best_cpu
 
 
 def numpy_bootstrap_floor(a: list[float], b: list[float], resamples: int, quantities: int) -> float:
@@ -271,7 +283,7 @@ def run(full: bool, workdir: Path, html_runs: int = 200) -> dict[str, Any]:
         t = time.perf_counter()
         make_ledger(path, n)
         made = time.perf_counter() - t
-        floor = sql_floor(
+        floor, floor_cpu = sql_floor_times(
             path, "SELECT run_id, SUM(host_energy_j), SUM(energy_j) FROM samples GROUP BY run_id"
         )
         runs = command(["runs", "--json", "--ledger", str(path)])
@@ -280,16 +292,21 @@ def run(full: bool, workdir: Path, html_runs: int = 200) -> dict[str, Any]:
             "runs": n,
             "generate_s": made,
             "floor_s": floor,
+            "floor_cpu_s": floor_cpu,
             "runs_json_s": runs["s"],
+            "runs_json_cpu_s": runs["cpu_s"],
             "runs_json_rss_mib": runs["rss_mib"],
             "summary_phase_s": summary["s"],
+            "summary_phase_cpu_s": summary["cpu_s"],
             "summary_phase_rss_mib": summary["rss_mib"],
         }
         results["growth"].append(row)
         print(
             f"{n:>7} runs: floor {floor * 1e3:8.1f} ms | runs --json {runs['s']:7.2f} s "
             f"({_ratio(runs['s'], floor)}) | summary --by phase {summary['s']:7.2f} s "
-            f"({_ratio(summary['s'], floor)})",
+            f"({_ratio(summary['s'], floor)}) | CPU: floor {floor_cpu * 1e3:.1f} ms, runs "
+            f"{runs['cpu_s']:.2f} s ({_ratio(runs['cpu_s'], floor_cpu)}), summary "
+            f"{summary['cpu_s']:.2f} s ({_ratio(summary['cpu_s'], floor_cpu)})",
             flush=True,
         )
     last = results["growth"][-1]
@@ -308,7 +325,7 @@ def run(full: bool, workdir: Path, html_runs: int = 200) -> dict[str, Any]:
     path = workdir / "long.sqlite"
     run_id = make_long_run(path, hours)
     n_samples = int(hours * 3600) * 8
-    floor = sql_floor(
+    floor, floor_cpu = sql_floor_times(
         path,
         "SELECT device_id, SUM(host_energy_j), SUM(energy_j) FROM samples "
         "WHERE run_id = ? GROUP BY device_id",
@@ -321,13 +338,17 @@ def run(full: bool, workdir: Path, html_runs: int = 200) -> dict[str, Any]:
         f"long run ({n_samples:,} samples): floor {floor * 1e3:.1f} ms | show {show['s']:.2f} s "
         f"({_ratio(show['s'], floor)}), peak {show['rss_mib']:.0f} MiB (baseline {base:.0f}) | "
         f"report json {report['s']:.2f} s ({_ratio(report['s'], floor)}), "
-        f"peak {report['rss_mib']:.0f} MiB",
+        f"peak {report['rss_mib']:.0f} MiB | CPU: floor {floor_cpu:.2f} s, show "
+        f"{show['cpu_s']:.2f} s, report {report['cpu_s']:.2f} s",
         flush=True,
     )
     results["long_run"] = {
         "samples": n_samples,
         "floor_s": floor,
+        "floor_cpu_s": floor_cpu,
         "show_s": show["s"],
+        "show_cpu_s": show["cpu_s"],
+        "report_json_cpu_s": report["cpu_s"],
         "show_rss_mib": show["rss_mib"],
         "report_json_s": report["s"],
         "report_json_rss_mib": report["rss_mib"],
@@ -403,6 +424,8 @@ def run(full: bool, workdir: Path, html_runs: int = 200) -> dict[str, Any]:
             f"from the ledger first) took {cmp['s']:.2f} s",
         }
     )
+    if html_n <= 0:  # --html-runs 0: the HTML report is left out
+        return results
     with open_ledger(workdir / f"runs-{2 * compare_n}.sqlite") as ledger:
         ids = [r.run_id for r in ledger.list_runs()[:html_n]]
     out = workdir / "report.html"
@@ -463,14 +486,19 @@ def markdown(results: dict[str, Any], elapsed_s: float) -> str:
         "",
         "Growth (each command against the SQL aggregate over the same ledger):",
         "",
-        "| runs | SQL aggregate | runs --json | summary --by phase | peak RSS (runs) |",
-        "|---|---|---|---|---|",
+        "| runs | SQL aggregate | runs --json | summary --by phase | CPU: floor, runs, summary "
+        "| peak RSS (runs) |",
+        "|---|---|---|---|---|---|",
     ]
     for g in results["growth"]:
         lines.append(
             f"| {g['runs']:,} | {g['floor_s'] * 1e3:.1f} ms | {g['runs_json_s']:.2f} s "
             f"({g['runs_json_s'] / g['floor_s']:.0f}x) | {g['summary_phase_s']:.2f} s "
-            f"({g['summary_phase_s'] / g['floor_s']:.0f}x) | {g['runs_json_rss_mib']:.0f} MiB |"
+            f"({g['summary_phase_s'] / g['floor_s']:.0f}x) | {g['floor_cpu_s'] * 1e3:.0f} ms, "
+            f"{g['runs_json_cpu_s']:.2f} s ({g['runs_json_cpu_s'] / g['floor_cpu_s']:.0f}x), "
+            f"{g['summary_phase_cpu_s']:.2f} s "
+            f"({g['summary_phase_cpu_s'] / g['floor_cpu_s']:.0f}x) "
+            f"| {g['runs_json_rss_mib']:.0f} MiB |"
         )
     return "\n".join(lines) + "\n"
 
@@ -481,7 +509,10 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write RESULTS.md's section")
     parser.add_argument("--json", metavar="PATH", help="raw results here")
     parser.add_argument(
-        "--html-runs", type=int, default=200, help="runs in the HTML report (the issue: 2000)"
+        "--html-runs",
+        type=int,
+        default=200,
+        help="runs in the HTML report (the issue: 2000; 0 leaves it out)",
     )
     args = parser.parse_args()
     t = time.perf_counter()

@@ -287,6 +287,19 @@ def check_aggregates(factory: LedgerFactory) -> None:
                 sorted(have_steps.rest, key=repr) == sorted(want_steps.rest, key=repr),
                 f"energy_by_step {bounds}: the samples across boundaries come back as they are",
             )
+        from carbonledger.records import SpanRecord
+        from carbonledger.store.run_facts import facts_from_reads, many_run_facts
+
+        led.add_span(run.run_id, SpanRecord("epoch-1", 100.0, 150.0, {"rapl:package-0": 2.0}))
+        led.log_metrics(run.run_id, {"accuracy": 0.5, "epochs": 3})
+        led.set_functional_unit(run.run_id, "images", 10.0)
+        facts = many_run_facts(led, [run.run_id, other.run_id, "no-such-run"])
+        _expect(set(facts) == {run.run_id, other.run_id}, "many_run_facts: known runs only")
+        for r in (run, other):
+            _expect(
+                facts[r.run_id] == facts_from_reads(led, r.run_id),
+                "many_run_facts equals the per-run reads",
+            )
 
 
 def check_spans_metrics_functional_unit(factory: LedgerFactory) -> None:

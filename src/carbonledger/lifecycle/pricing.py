@@ -46,10 +46,12 @@ from carbonledger.store.aggregates import (
     steps_from_samples,
     totals_from_samples,
 )
+from carbonledger.store.run_facts import RunFacts, facts_from_reads
 from carbonledger.timeutil import iso_utc
 from carbonledger.units import J_PER_KWH
 
 if TYPE_CHECKING:
+    from carbonledger.lifecycle.pricing_memo import PricingMemo
     from carbonledger.store.base import Ledger, MetricValue
 
 __all__ = [
@@ -137,6 +139,7 @@ def price_totals(
     pue: PUEChoice | None = None,
     embodied: Sequence[EmbodiedItem] = (),
     warnings: Sequence[str] = (),
+    attribution: Attribution | None = None,
 ) -> Footprint:
     """:func:`price_run` from the samples' sums (per device, and per series step when a
     ``series`` prices the run): what a ledger aggregates without loading samples. Pure."""
@@ -257,6 +260,7 @@ def price_totals(
         tags=dict(run.tags),
         warnings=tuple(dict.fromkeys(notes)),
         job=_job_dict(run),
+        attribution=attribution,
     )
 
 
@@ -489,12 +493,15 @@ def run_series(
 @dataclass(frozen=True)
 class Prefetched:
     """What a listing already read for a run, so pricing it reads no more of that:
-    the run itself, the runs overlapping it on its host, and its per-device totals
-    (None: read them)."""
+    the run itself, the runs overlapping it on its host, its per-device totals (None:
+    read them), its other stored facts (None: read them) and the listing's memo of what
+    many runs share (None: compute it for this run)."""
 
     run: RunRecord
     others: Sequence[RunRecord]
     totals: Mapping[str, DeviceTotals] | None = None
+    facts: RunFacts | None = None
+    memo: PricingMemo | None = None
 
 
 def footprint_for_run(
@@ -511,10 +518,21 @@ def footprint_for_run(
     (:mod:`carbonledger.store.aggregates`); sharing a host, sample by sample.
     """
     run = prefetched.run if prefetched is not None else ledger.get_run(run_id)
-    devices = ledger.devices(run.run_id)
+    facts = prefetched.facts if prefetched is not None else None
+    memo = prefetched.memo if prefetched is not None else None
+    if facts is None:
+        facts = facts_from_reads(ledger, run.run_id, with_series=series is None)
+    devices = facts.devices
     notes = list(extra_warnings)
-    notes.extend(_stored_warnings(ledger, run.run_id))
-    plan = plan_for_run(run, ledger, series=series, notes=notes)
+    notes.extend(facts.warnings)
+    if series is None:
+        series = facts.series if facts.series is not None else stored_series(run, notes)
+    preset = getattr(run, "embodied", None) or run.settings.get("embodied")
+    if memo is not None:
+        pue, average = memo.pue_and_average(run.zone, run.pue)
+        plan = PricingPlan(pue, average, series, preset, run.host)
+    else:
+        plan = plan_for(run.zone, run.pue, series=series, embodied_preset=preset, host=run.host)
     others = find_overlapping_runs(ledger, run) if prefetched is None else prefetched.others
     if others:  # shared host: split sample by sample (lifecycle/sharing.py)
         sharing = _shared_host_step(ledger, run, others)
@@ -536,34 +554,27 @@ def footprint_for_run(
             if plan.series is not None
             else None
         )
+    embodied = (
+        memo.embodied(plan, devices, run.duration_s, notes)
+        if memo is not None
+        else plan.embodied(devices, run.duration_s, notes)
+    )
     fp = price_totals(
         run,
         devices,
         totals,
         steps,
-        [sharing.scale_span(s) for s in ledger.spans(run.run_id)],
-        ledger.metrics(run.run_id),
-        ledger.functional_unit(run.run_id),
+        [sharing.scale_span(s) for s in facts.spans] if not sharing.alone else facts.spans,
+        facts.metrics,
+        facts.functional_unit,
         series=plan.series,
         average=plan.average,
         pue=plan.pue,
-        embodied=sharing.scale_embodied(plan.embodied(devices, run.duration_s, notes)),
+        embodied=sharing.scale_embodied(embodied),
         warnings=[*notes, *sharing.warnings],
+        attribution=_ALONE if sharing.alone else None,
     )
-    return _with_attribution(fp, sharing)
-
-
-def _stored_warnings(ledger: Ledger, run_id: str) -> list[str]:
-    """The caveats the tracker kept with the run (ledgers that keep attachments)."""
-    reader = getattr(ledger, "attachments", None)
-    if reader is None:
-        return []
-    try:
-        kept = reader(run_id).get("warnings") or {}
-    except Exception:
-        return []
-    messages = kept.get("messages") if isinstance(kept, dict) else None
-    return [str(m) for m in messages] if isinstance(messages, list) else []
+    return fp if sharing.alone else _with_attribution(fp, sharing)
 
 
 # -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------
@@ -576,6 +587,9 @@ def _shared_host_step(ledger: Ledger, run: RunRecord, others: Sequence[RunRecord
         [OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id)) for r in others],
         duration_s=run.duration_s,
     )
+
+
+_ALONE = Attribution(ALONE)
 
 
 def _with_attribution(fp: Footprint, sharing: Sharing) -> Footprint:

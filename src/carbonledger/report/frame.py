@@ -136,14 +136,19 @@ def price_runs(
     error)`` for a run that cannot be priced (one such run hides no other).
 
     ``everything`` (default: ``runs``) are the runs that may share a host with them: the
-    overlaps are found once by a sweep over it, and each page's sample totals are read in
-    one grouped query, so no run's samples are loaded unless it shares its host.
+    overlaps are found once by a sweep over it, each page's sample totals are read in
+    one grouped query and its other facts in one query per table, so no run's samples
+    are loaded unless it shares its host; what runs share (intensity of a zone, embodied
+    items of a hardware set) is computed once per listing.
     """
     from carbonledger.lifecycle.pricing import Prefetched, footprint_for_run
+    from carbonledger.lifecycle.pricing_memo import PricingMemo
     from carbonledger.store.aggregates import many_run_totals
+    from carbonledger.store.run_facts import many_run_facts
 
     runs = iter(runs)
     pool = None if everything is None else overlapping_runs_by_id(everything, now=time.time())
+    memo = PricingMemo()
     while True:
         chunk = list(itertools.islice(runs, page))
         if not chunk:
@@ -154,8 +159,18 @@ def price_runs(
             totals = many_run_totals(ledger, alone) if alone else {}
         except CarbonLedgerError:
             totals = {}  # each run reads its own and reports its own error
+        try:
+            facts = many_run_facts(ledger, [r.run_id for r in chunk])
+        except CarbonLedgerError:
+            facts = {}  # likewise
         for run in chunk:
-            known = Prefetched(run, overlaps.get(run.run_id, ()), totals.get(run.run_id))
+            known = Prefetched(
+                run,
+                overlaps.get(run.run_id, ()),
+                totals.get(run.run_id),
+                facts.get(run.run_id),
+                memo,
+            )
             try:
                 fp = footprint_for_run(ledger, run.run_id, series=series, prefetched=known)
             except CarbonLedgerError as exc:

@@ -247,6 +247,10 @@ class _Checker:
 
 def decode_run(values: Sequence[Any] | Mapping[str, Any], where: str) -> RunRecord:
     """A RunRecord from its row (in RUN_FIELDS order, or a mapping); CorruptRunError if bad."""
+    if not isinstance(values, Mapping):
+        found = _decode_run_fast(values)
+        if found is not None:
+            return found
     row = values if isinstance(values, Mapping) else dict(zip(RUN_FIELDS, values, strict=False))
     run_id = row.get("run_id")
     c = _Checker(where, run_id if isinstance(run_id, str) else repr(run_id))
@@ -277,6 +281,89 @@ def decode_run(values: Sequence[Any] | Mapping[str, Any], where: str) -> RunReco
         ),
         intensity_series=c.text("intensity_series", row.get("intensity_series"), optional=True),
         job=_decode_job(c, row),
+    )
+
+
+_STATUSES = {m.value: m for m in RunStatus}
+_SCOPES = {m.value: m for m in Scope}
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is float or type(value) is int
+
+
+def _finite(value: Any, minimum: float | None = None) -> bool:
+    """A number :meth:`_Checker.number` accepts."""
+    if not _is_number(value) or not math.isfinite(value):
+        return False
+    return minimum is None or value >= minimum
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    if type(value) is not str:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if type(parsed) is dict else None
+
+
+def _decode_run_fast(values: Sequence[Any]) -> RunRecord | None:
+    """:func:`decode_run` of a row whose every field is as the ledger writes it, with
+    the same checks done directly; None for anything else (the checked path then
+    decodes it, or names what is wrong)."""
+    if len(values) != len(RUN_FIELDS):
+        return None
+    (
+        run_id, name, phase, status, started_at, ended_at, scope, zone, pue, interval_s,
+        host_json, tags_json, exit_code, pid, heartbeat_at, settings_json,
+        embodied, provider, series, job_key, *_job,
+    ) = values  # fmt: skip
+    if (
+        type(run_id) is not str
+        or type(name) is not str
+        or type(phase) is not str
+        or job_key is not None
+        or not _finite(started_at)
+        or not (ended_at is None or _finite(ended_at))
+        or not (pue is None or _finite(pue))
+        or not _finite(interval_s, 0.0)
+        or not (heartbeat_at is None or _finite(heartbeat_at))
+        or not (exit_code is None or type(exit_code) is int)
+        or not (pid is None or type(pid) is int)
+        or not all(v is None or type(v) is str for v in (zone, embodied, provider, series))
+    ):
+        return None
+    status_value, scope_value = _STATUSES.get(status), _SCOPES.get(scope)
+    tags, host, settings = (_json_object(v) for v in (tags_json, host_json, settings_json))
+    if status_value is None or scope_value is None or tags is None:
+        return None
+    if host is None or settings is None:
+        return None
+    if not all(type(k) is str and type(v) is str for k, v in tags.items()):
+        return None
+    return RunRecord(
+        run_id=run_id,
+        name=name,
+        phase=phase,
+        status=status_value,
+        started_at=float(started_at),
+        ended_at=None if ended_at is None else float(ended_at),
+        scope=scope_value,
+        zone=zone,
+        pue=None if pue is None else float(pue),
+        interval_s=float(interval_s),
+        host=host,
+        tags=tags,
+        exit_code=exit_code,
+        pid=pid,
+        heartbeat_at=None if heartbeat_at is None else float(heartbeat_at),
+        settings=settings,
+        embodied=embodied,
+        intensity_provider=provider,
+        intensity_series=series,
+        job=None,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TABLES",
+    "bad_sample",
     "check_version",
     "migrate",
     "missing_tables",
@@ -192,8 +193,94 @@ _V4_REQUESTS: tuple[str, ...] = (
 )
 """Per-request energy of a server run (carbonledger.serving); additive."""
 
+_MAX_REAL = "1.7976931348623157e308"
+
+
+def bad_sample(row: str = "") -> str:
+    """SQL true for a sample row that the ledger's sample decoder would refuse (damage):
+    comparisons only (cheap). Text and blobs sort above every number in SQLite, so a value
+    that is not a finite number, or is negative where energy is, compares out of range.
+    ``row`` prefixes the columns (``"NEW."`` in a trigger)."""
+    e, h, a, b = (f"{row}{c}" for c in ("energy_j", "host_energy_j", "t_start", "t_end"))
+    return (
+        f"({e} < 0 OR {e} > {_MAX_REAL} OR {h} < 0 OR {h} > {_MAX_REAL} "
+        f"OR {a} IS NULL OR {b} IS NULL OR {a} > {_MAX_REAL} OR {a} < -{_MAX_REAL} "
+        f"OR {b} > {_MAX_REAL} OR {b} < -{_MAX_REAL})"
+    )
+
+
+# v5: per run and device sums of the samples, kept by triggers as samples are written,
+# so listings and pricing read a few rows per run instead of every sample. The sums are
+# taken in insertion order (the order pricing sample by sample adds them); a sample
+# changed or removed afterwards marks the run's sums stale (readers then sum the samples
+# again), and ``bad`` counts samples the decoder would refuse (readers then read them,
+# which names the damage).
+_V5_SAMPLE_TOTALS: tuple[str, ...] = (
+    """
+    CREATE TABLE sample_totals (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        host_energy_j REAL,
+        energy_j REAL,
+        samples INTEGER NOT NULL,
+        missing INTEGER NOT NULL,
+        covered_s REAL NOT NULL,
+        t_end REAL,
+        bad INTEGER NOT NULL,
+        stale INTEGER NOT NULL,
+        PRIMARY KEY (run_id, device_id)
+    ) WITHOUT ROWID
+    """,
+    f"""
+    INSERT INTO sample_totals
+    SELECT run_id, device_id, SUM(host_energy_j), SUM(energy_j), COUNT(*),
+        COUNT(*) - COUNT(energy_j),
+        TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END),
+        MAX(t_end), SUM({bad_sample()} IS 1), 0
+    FROM samples WHERE run_id IN (SELECT run_id FROM runs) GROUP BY run_id, device_id
+    """,
+    f"""
+    CREATE TRIGGER sample_totals_insert AFTER INSERT ON samples BEGIN
+        INSERT INTO sample_totals VALUES (
+            NEW.run_id, NEW.device_id, NEW.host_energy_j, NEW.energy_j, 1,
+            NEW.energy_j IS NULL,
+            CASE WHEN NEW.host_energy_j IS NOT NULL THEN NEW.t_end - NEW.t_start ELSE 0.0 END,
+            NEW.t_end, {bad_sample("NEW.")} IS 1, 0)
+        ON CONFLICT (run_id, device_id) DO UPDATE SET
+            host_energy_j = CASE WHEN excluded.host_energy_j IS NULL THEN host_energy_j
+                WHEN host_energy_j IS NULL THEN excluded.host_energy_j
+                ELSE host_energy_j + excluded.host_energy_j END,
+            energy_j = CASE WHEN excluded.energy_j IS NULL THEN energy_j
+                WHEN energy_j IS NULL THEN excluded.energy_j
+                ELSE energy_j + excluded.energy_j END,
+            samples = samples + 1,
+            missing = missing + excluded.missing,
+            covered_s = covered_s + excluded.covered_s,
+            t_end = MAX(t_end, excluded.t_end),
+            bad = bad + excluded.bad;
+    END
+    """,
+    """
+    CREATE TRIGGER sample_totals_update AFTER UPDATE ON samples BEGIN
+        UPDATE sample_totals SET stale = 1 WHERE run_id IN (OLD.run_id, NEW.run_id);
+    END
+    """,
+    """
+    CREATE TRIGGER sample_totals_delete AFTER DELETE ON samples BEGIN
+        UPDATE sample_totals SET stale = 1 WHERE run_id = OLD.run_id;
+    END
+    """,
+)
+"""Per-run sums of the samples, kept as samples are written (see above)."""
+
 Step = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[tuple[Step, ...], ...] = (_V1, _V2, _V3, _V4_REQUESTS)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4_REQUESTS,
+    _V5_SAMPLE_TOTALS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = (
     "runs",
@@ -204,6 +291,7 @@ TABLES = (
     "series",
     "attachments",
     "requests",
+    "sample_totals",
 )
 """The tables a current ledger has; one missing means the file was damaged."""
 

@@ -350,7 +350,7 @@ class MemoryLedger:
 
     def series(self, run_id: str) -> IntensitySeries | None:
         """The series kept with :meth:`put_series`, or None."""
-        from carbonledger.store.sqlite import series_from_json
+        from carbonledger.store.sqlite_rows import series_from_json
 
         run_id = clean_text(run_id)
         store = self._open()

@@ -47,6 +47,7 @@ from carbonledger.store._rows import (
 )
 from carbonledger.store.base import BadRowHandler, MetricValue, warn_bad_row
 from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
+from carbonledger.store.postgres_aggregates import PgAggregates
 
 if TYPE_CHECKING:
     from carbonledger.intensity.series import IntensitySeries
@@ -226,7 +227,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # -- the ledger ------------------------------------------------------------------------
-class PostgresLedger:
+class PostgresLedger(PgAggregates):
     """A :class:`~carbonledger.store.base.Ledger` in a PostgreSQL database.
 
     Thread-safe (a pool of up to ``pool_size`` connections); open a new one after
@@ -538,7 +539,7 @@ class PostgresLedger:
         self._tx("put series", upsert)
 
     def put_attachment(self, run_id: str, key: str, data: Mapping[str, Any]) -> None:
-        from carbonledger.store.sqlite import _as_object
+        from carbonledger.store.sqlite_rows import as_object as _as_object
 
         run_id, key = clean_text(run_id), clean_text(str(key))
         text = dumps(_as_object(data, key, run_id), f"attachment {key!r}", run_id)
@@ -720,7 +721,7 @@ class PostgresLedger:
         }
 
     def functional_unit(self, run_id: str) -> tuple[str, float] | None:
-        from carbonledger.store.sqlite import _functional_unit
+        from carbonledger.store.sqlite_rows import stored_functional_unit as _functional_unit
 
         run_id = clean_text(run_id)
 
@@ -739,7 +740,7 @@ class PostgresLedger:
         return _functional_unit(row[0], row[1], run_id, self.url)
 
     def series(self, run_id: str) -> IntensitySeries | None:
-        from carbonledger.store.sqlite import series_from_json
+        from carbonledger.store.sqlite_rows import series_from_json
 
         run_id = clean_text(run_id)
         rows = self._rows("read series", "SELECT series_json FROM series WHERE run_id = %s", run_id)
