@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["DeviceSteps", "device_steps", "steps_from_device_samples"]
 
 _CHUNK = 500  # run ids per grouped query
-_MAX_REAL = "1.7976931348623157e308"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,27 @@ def _fold(
 
 Row = tuple[Any, ...]
 """(run_id, device_id, zero, alone, count, duration, t_min, t_max, host, covered,
-energy, missing, known, nonzero, bad) from a store's grouped query."""
+energy, missing, known, nonzero, then the least and greatest energy_j, host_energy_j,
+t_start and t_end) from a store's grouped query."""
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, float | int) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _damaged(extremes: Sequence[Any]) -> bool:
+    """A group holds a row :func:`decode_sample` would refuse: a time that is not a
+    finite number, an energy that is negative or not a finite number (text sorts above
+    numbers in SQLite, NaN above them in PostgreSQL: the extremes show it)."""
+    e_min, e_max, h_min, h_max, ts_min, ts_max, te_min, te_max = extremes
+    if not all(_finite(v) for v in (ts_min, ts_max, te_min, te_max)):
+        return True
+    for low, high in ((e_min, e_max), (h_min, h_max)):
+        if (low is None) != (high is None):
+            return True
+        if low is not None and not (_finite(low) and _finite(high) and low >= 0):
+            return True
+    return False
 
 
 def _from_rows(
@@ -211,25 +231,12 @@ def _from_rows(
     cells: dict[tuple[str, str], list[_Cell]] = {}
     zeros: dict[tuple[str, str], int] = {}
     damaged: set[str] = set()
-    for (
-        run_id,
-        device_id,
-        zero,
-        alone,
-        count,
-        duration,
-        t_min,
-        t_max,
-        host,
-        covered,
-        energy,
-        missing,
-        known,
-        nonzero,
-        bad,
-    ) in rows:
-        if bad:
-            damaged.add(run_id)
+    for row in rows:
+        (run_id, device_id, zero, alone, count, duration, t_min, t_max) = row[:8]
+        (host, covered, energy, missing, known, nonzero) = row[8:14]
+        e_min, e_max, h_min, h_max, ts_max, te_min = row[14:20]
+        if _damaged((e_min, e_max, h_min, h_max, t_min, ts_max, te_min, t_max)):
+            damaged.add(str(run_id))
             continue
         key = (str(run_id), str(device_id))
         group = cells.setdefault(key, [])
@@ -264,15 +271,21 @@ def _from_rows(
     return found, damaged, exact
 
 
+_EXTREMES = (
+    "MIN(energy_j), MAX(energy_j), MIN(host_energy_j), MAX(host_energy_j), MAX(t_start), MIN(t_end)"
+)
+
+
 def _sqlite_sql(n: int, grid: bool) -> str:
-    bad = (
-        f"(energy_j < 0 OR energy_j > {_MAX_REAL} OR host_energy_j < 0 "
-        f"OR host_energy_j > {_MAX_REAL} OR t_start IS NULL OR t_end IS NULL "
-        f"OR t_start > {_MAX_REAL} OR t_start < -{_MAX_REAL} "
-        f"OR t_end > {_MAX_REAL} OR t_end < -{_MAX_REAL})"
+    # the grid cell is floor((t_start - origin) / width), without SQLite's optional maths
+    # functions; a sample crossing its cell's end is grouped alone (by its id)
+    inner = (
+        "SELECT id, run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
+        + ("(t_start - :o) / :w AS x " if grid else "0 AS x ")
+        + f"FROM samples WHERE run_id IN ({', '.join(':r' + str(i) for i in range(n))})"
     )
-    # floor((t_start - origin) / width) without SQLite's optional maths functions
     cell = "(CAST(x AS INTEGER) - (x < CAST(x AS INTEGER)))" if grid else "0"
+    middle = f"SELECT *, {cell} AS c, (t_end <= t_start) AS z FROM ({inner})"
     alone = "(CASE WHEN z = 0 AND t_end > :o + (c + 1) * :w THEN id ELSE -1 END)" if grid else "-1"
     return (
         "SELECT run_id, device_id, z, a >= 0, COUNT(*), TOTAL(t_end - t_start), MIN(t_start), "
@@ -280,23 +293,12 @@ def _sqlite_sql(n: int, grid: bool) -> str:
         "TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END), SUM(energy_j), "
         "COUNT(*) - COUNT(energy_j), "
         "TOTAL(CASE WHEN energy_j IS NOT NULL THEN t_end - t_start END), "
-        "TOTAL(energy_j != 0), SUM(bad) FROM ("
-        f"SELECT *, {alone} AS a FROM ("
-        f"SELECT *, {cell} AS c FROM ("
-        "SELECT id, run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
-        f"(t_end <= t_start) AS z, {bad} AS bad, "
-        + ("(t_start - :o) / :w AS x " if grid else "0 AS x ")
-        + f"FROM samples WHERE run_id IN ({', '.join(':r' + str(i) for i in range(n))}))))"
-        " GROUP BY run_id, device_id, z, c, a"
+        f"TOTAL(energy_j != 0), {_EXTREMES} FROM ("
+        f"SELECT *, {alone} AS a FROM ({middle})) GROUP BY run_id, device_id, z, c, a"
     )
 
 
 def _postgres_sql(grid: bool) -> str:
-    bad = (
-        f"(energy_j < 0 OR energy_j > {_MAX_REAL} OR host_energy_j < 0 "
-        f"OR host_energy_j > {_MAX_REAL} OR t_start > {_MAX_REAL} OR t_start < -{_MAX_REAL} "
-        f"OR t_end > {_MAX_REAL} OR t_end < -{_MAX_REAL})"
-    )
     cell = "floor((t_start - %(o)s) / %(w)s)" if grid else "0"
     alone = (
         "(CASE WHEN NOT z AND t_end > %(o)s + (c + 1) * %(w)s THEN id ELSE -1 END)"
@@ -309,10 +311,10 @@ def _postgres_sql(grid: bool) -> str:
         "COALESCE(SUM(t_end - t_start) FILTER (WHERE host_energy_j IS NOT NULL), 0), "
         "SUM(energy_j), COUNT(*) - COUNT(energy_j), "
         "COALESCE(SUM(t_end - t_start) FILTER (WHERE energy_j IS NOT NULL), 0), "
-        "COUNT(*) FILTER (WHERE energy_j <> 0), COUNT(*) FILTER (WHERE bad) FROM ("
+        f"COUNT(*) FILTER (WHERE energy_j <> 0), {_EXTREMES} FROM ("
         f"SELECT *, {alone} AS a FROM ("
         f"SELECT id, run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
-        f"(t_end <= t_start) AS z, {bad} AS bad, {cell} AS c "
+        f"(t_end <= t_start) AS z, {cell} AS c "
         "FROM samples WHERE run_id = ANY(%(ids)s)) q) p GROUP BY run_id, device_id, z, c, a"
     )
 
@@ -337,6 +339,9 @@ def _postgres_rows(ledger: Any, ids: Sequence[str], grid: tuple[float, float] | 
         params.update(o=grid[0], w=grid[1])
 
     def query(cur: Any) -> list[Row]:
+        # the groups are few (runs x devices x steps) but the planner cannot know it:
+        # memory enough to hash them rather than sort every sample on disk
+        cur.execute("SET LOCAL work_mem = '256MB'")
         cur.execute(sql, params)
         return list(cur.fetchall())
 
@@ -351,9 +356,8 @@ def _store_reader(
 
     if isinstance(ledger, SqliteLedger):
         return _sqlite_rows
-    if type(ledger).__name__ == "PostgresLedger" and type(ledger).__module__.endswith(
-        "store.postgres"
-    ):
+    postgres = sys.modules.get("carbonledger.store.postgres")  # loaded with such a ledger
+    if postgres is not None and isinstance(ledger, postgres.PostgresLedger):
         return _postgres_rows
     return None
 
