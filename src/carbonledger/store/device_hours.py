@@ -7,11 +7,11 @@ no time are counted (``zero``) but left out of every sum, as a device's timeline
 them out (:func:`carbonledger.distributed.merge.merge_samples`).
 
 How the stores do it: SQLite and PostgreSQL group the samples by run, device and cell of a
-regular grid laid over the series (its first start, its shortest step), a sample crossing
-a cell's end kept alone. Each cell is then checked against the series' exact step
+regular grid laid over the series (its first start, its shortest step), the sample
+crossing a cell's end kept apart. Each cell is then checked against the series' exact step
 bounds: a cell whose samples all lie inside one step (or wholly outside the series) is
-that step's; the rare cell that does not fit (an irregular series) makes that (run,
-device) be read sample by sample. Every other ledger, and a run with a damaged sample
+that step's; the rare cell that does not fit (an irregular series, or several samples
+crossing one cell's end) makes that (run, device) be read sample by sample. Every other ledger, and a run with a damaged sample
 (read sample by sample, which names it), uses :func:`steps_from_device_samples` over
 ``samples()``. The answers are exact sums, equal to the sample-by-sample ones up to the
 order of floating-point additions.
@@ -165,6 +165,8 @@ def _fold(
         energy = _add(energy, c.energy_j)
         if bounds is None or c.energy_j is None:
             continue
+        if c.alone and c.count > 1:  # several samples crossing one cell's end
+            return None
         if c.alone:  # one sample: classified exactly, as the reference does
             s = Sample(device_id, c.t_min, c.t_max, c.host_j, c.energy_j)
             one = steps_from_samples([s], bounds)
@@ -278,17 +280,17 @@ _EXTREMES = (
 
 def _sqlite_sql(n: int, grid: bool) -> str:
     # the grid cell is floor((t_start - origin) / width), without SQLite's optional maths
-    # functions; a sample crossing its cell's end is grouped alone (by its id)
+    # functions; the sample crossing its cell's end (one per cell and device) apart
     inner = (
-        "SELECT id, run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
+        "SELECT run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
         + ("(t_start - :o) / :w AS x " if grid else "0 AS x ")
         + f"FROM samples WHERE run_id IN ({', '.join(':r' + str(i) for i in range(n))})"
     )
     cell = "(CAST(x AS INTEGER) - (x < CAST(x AS INTEGER)))" if grid else "0"
     middle = f"SELECT *, {cell} AS c, (t_end <= t_start) AS z FROM ({inner})"
-    alone = "(CASE WHEN z = 0 AND t_end > :o + (c + 1) * :w THEN id ELSE -1 END)" if grid else "-1"
+    alone = "(z = 0 AND t_end > :o + (c + 1) * :w)" if grid else "0"
     return (
-        "SELECT run_id, device_id, z, a >= 0, COUNT(*), TOTAL(t_end - t_start), MIN(t_start), "
+        "SELECT run_id, device_id, z, a, COUNT(*), TOTAL(t_end - t_start), MIN(t_start), "
         "MAX(t_end), SUM(host_energy_j), "
         "TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END), SUM(energy_j), "
         "COUNT(*) - COUNT(energy_j), "
@@ -300,20 +302,16 @@ def _sqlite_sql(n: int, grid: bool) -> str:
 
 def _postgres_sql(grid: bool) -> str:
     cell = "floor((t_start - %(o)s) / %(w)s)" if grid else "0"
-    alone = (
-        "(CASE WHEN NOT z AND t_end > %(o)s + (c + 1) * %(w)s THEN id ELSE -1 END)"
-        if grid
-        else "-1"
-    )
+    alone = "(NOT z AND t_end > %(o)s + (c + 1) * %(w)s)" if grid else "false"
     return (
-        "SELECT run_id, device_id, z, a >= 0, COUNT(*), COALESCE(SUM(t_end - t_start), 0), "
+        "SELECT run_id, device_id, z, a, COUNT(*), COALESCE(SUM(t_end - t_start), 0), "
         "MIN(t_start), MAX(t_end), SUM(host_energy_j), "
         "COALESCE(SUM(t_end - t_start) FILTER (WHERE host_energy_j IS NOT NULL), 0), "
         "SUM(energy_j), COUNT(*) - COUNT(energy_j), "
         "COALESCE(SUM(t_end - t_start) FILTER (WHERE energy_j IS NOT NULL), 0), "
         f"COUNT(*) FILTER (WHERE energy_j <> 0), {_EXTREMES} FROM ("
         f"SELECT *, {alone} AS a FROM ("
-        f"SELECT id, run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
+        f"SELECT run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
         f"(t_end <= t_start) AS z, {cell} AS c "
         "FROM samples WHERE run_id = ANY(%(ids)s)) q) p GROUP BY run_id, device_id, z, c, a"
     )
