@@ -12,8 +12,8 @@ crossing a cell's end kept apart. Each cell is then checked against the series' 
 bounds: a cell whose samples all lie inside one step (or wholly outside the series) is
 that step's; the rare cell that does not fit (an irregular series, or several samples
 crossing one cell's end) makes that (run, device) be read sample by sample. Every other
-ledger, and a run with a damaged sample (read sample by sample, which names it), uses :func:`steps_from_device_samples` over
-``samples()``. The answers are exact sums, equal to the sample-by-sample ones up to the
+ledger, and a run with a damaged sample (read sample by sample, which names it), uses
+:func:`steps_from_device_samples` over ``samples()``. The answers are exact sums, equal to the sample-by-sample ones up to the
 order of floating-point additions.
 """
 
