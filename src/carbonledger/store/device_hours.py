@@ -13,8 +13,8 @@ bounds: a cell whose samples all lie inside one step (or wholly outside the seri
 that step's; the rare cell that does not fit (an irregular series, or several samples
 crossing one cell's end) makes that (run, device) be read sample by sample. Every other
 ledger, and a run with a damaged sample (read sample by sample, which names it), uses
-:func:`steps_from_device_samples` over ``samples()``. The answers are exact sums, equal to the sample-by-sample ones up to the
-order of floating-point additions.
+:func:`steps_from_device_samples` over ``samples()``. The answers are exact sums, equal to
+the sample-by-sample ones up to the order of floating-point additions.
 """
 
 from __future__ import annotations
