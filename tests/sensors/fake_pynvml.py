@@ -105,6 +105,8 @@ class FakeGpu:
     # GPU-instance slices per MIG instance (same order as mig_uuids); None: 1 each
     mig_slices: list[int] | None = None
     max_mig_devices: int = 7  # compute slices of the board (7 on A100/H100, 4 on A30)
+    minor: int | None = None  # /dev/nvidia<minor>; None: NOT_SUPPORTED
+    hidden: bool = False  # outside this process's device cgroup: NO_PERMISSION
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,15 @@ class FakeNvml:
         self._check()
         if not 0 <= index < len(self.gpus):
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        if self.gpus[index].hidden:
+            raise NVMLError(NVML_ERROR_NO_PERMISSION)
         return _Handle(self.gpus[index])
+
+    def nvmlDeviceGetMinorNumber(self, handle: _Handle) -> int:
+        gpu = self._gpu(handle, whole_gpu_only=True)
+        if gpu.minor is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return gpu.minor
 
     def nvmlDeviceGetUUID(self, handle: _Handle) -> str:
         gpu = self._gpu(handle)

@@ -390,3 +390,65 @@ def test_no_driver_means_absent_without_importing_pynvml(monkeypatch: pytest.Mon
     assert isinstance(result, Absent)
     assert "no NVIDIA driver" in result.reason and result.fix
     assert "pynvml" not in sys.modules
+
+
+# -- SLURM_STEP_GPUS ----------------------------------------------------------------------
+def test_parse_slurm_gpus() -> None:
+    assert nvml.parse_slurm_gpus({}) is None
+    assert nvml.parse_slurm_gpus({"SLURM_STEP_GPUS": "0,2"}) == [0, 2]
+    assert nvml.parse_slurm_gpus({"SLURM_JOB_GPUS": "4-6,1"}) == [4, 5, 6, 1]
+    assert nvml.parse_slurm_gpus({"SLURM_STEP_GPUS": "2", "SLURM_JOB_GPUS": "0-3"}) == [2]
+    for bad in ("gpu:2", "3-1", "1,,2", "x", "0-99999"):
+        assert nvml.parse_slurm_gpus({"SLURM_STEP_GPUS": bad}) is None
+
+
+def four_gpus_by_minor(monkeypatch: pytest.MonkeyPatch) -> list[FakeGpu]:
+    # NVML (PCI) order differs from the /dev/nvidia<minor> numbers Slurm uses
+    gpus = [FakeGpu(gpu_uuid(n), minor=m) for n, m in enumerate((1, 0, 3, 2))]
+    install(monkeypatch, gpus)
+    return gpus
+
+
+def uuids(sensor: nvml.NvmlSensor) -> list[str]:
+    return [d.details["uuid"] for d in sensor.devices()]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"SLURM_STEP_GPUS": "2,3"}, [gpu_uuid(3), gpu_uuid(2)]),  # minors 2, 3
+        # without a device cgroup Slurm's CUDA_VISIBLE_DEVICES holds the global ids
+        ({"SLURM_STEP_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "3"}, [gpu_uuid(2)]),
+        ({"SLURM_STEP_GPUS": "0", "CUDA_VISIBLE_DEVICES": gpu_uuid(3)}, [gpu_uuid(3)]),
+        ({"SLURM_JOB_GPUS": "0", "CUDA_VISIBLE_DEVICES": "0,1"}, [gpu_uuid(1), gpu_uuid(0)]),
+    ],
+)
+def test_slurm_step_gpus_map_to_uuids(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, environ: dict[str, str], expected: list[str]
+) -> None:
+    four_gpus_by_minor(monkeypatch)
+    assert uuids(sensor_of(open_sensor(clock, environ=environ))) == expected
+
+
+def test_a_device_cgroup_numbers_the_step_gpus_from_zero(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    gpus = four_gpus_by_minor(monkeypatch)
+    for g in gpus:
+        g.hidden = g.minor not in (2, 3)  # NVML opens only the step's GPUs
+    environ = {"SLURM_STEP_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "1"}
+    assert uuids(sensor_of(open_sensor(clock, environ=environ))) == [gpu_uuid(2)]  # minor 3
+    environ["CUDA_VISIBLE_DEVICES"] = "0,1"
+    assert uuids(sensor_of(open_sensor(clock, environ=environ))) == [gpu_uuid(3), gpu_uuid(2)]
+    environ["CUDA_VISIBLE_DEVICES"] = "2"  # past the step's GPUs: none, as CUDA says
+    result = open_sensor(clock, environ=environ)
+    assert isinstance(result, Absent) and "Slurm's GPUs [2, 3]" in result.reason
+
+
+def test_without_minor_numbers_slurm_ids_are_nvml_indices(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    three_gpus(monkeypatch)
+    sensor = sensor_of(open_sensor(clock, environ={"SLURM_STEP_GPUS": "1,2"}))
+    assert uuids(sensor) == [gpu_uuid(1), gpu_uuid(2)]
+    assert all(d.device_id == f"nvml:{d.details['uuid']}" for d in sensor.devices())

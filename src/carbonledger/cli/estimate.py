@@ -1,6 +1,7 @@
 """``carbonledger estimate``: a modelled footprint from hardware, time and place.
 
-    carbonledger estimate [--power-w W | --gpu NAME | --cpu NAME] [--count N]
+    carbonledger estimate [--power-w W | --gpu NAME | --cpu NAME]
+                          [--count N | --nodes N [--gpus-per-node G]]
                           [--cpu-cores N --cpu-core-w W [--cpu-utilization U]]
                           [--hours H | --device-hours H] [--utilization U] [--memory-gb G]
                           [--psf F] [--pue X] [--intensity G_PER_KWH | --zone Z]
@@ -39,6 +40,19 @@ def register(subparsers: Any) -> None:
     power.add_argument("--cpu", metavar="NAME", help="a CPU model (its TDP), e.g. 'EPYC 7763'")
     p.add_argument(
         "--count", type=int, default=1, metavar="N", help="number of devices (default 1)"
+    )
+    job = p.add_argument_group("a whole distributed job (instead of --count)")
+    job.add_argument(
+        "--nodes",
+        type=int,
+        metavar="N",
+        help="nodes of the job; --cpu-cores and --memory-gb are then per node",
+    )
+    job.add_argument(
+        "--gpus-per-node",
+        type=int,
+        metavar="G",
+        help="devices (--gpu or --power-w) on each node",
     )
     time = p.add_argument_group("time (exactly one)")
     time.add_argument("--hours", type=float, metavar="H", help="wall-clock hours, each device")
@@ -124,6 +138,8 @@ def handle_estimate(args: argparse.Namespace) -> int:
         cpu_utilization=args.cpu_utilization,
         psf=args.psf,
         include_embodied=not args.no_embodied,
+        nodes=args.nodes,
+        gpus_per_node=args.gpus_per_node,
     )
     if args.json:
         print_json(fp.to_dict())

@@ -3,6 +3,7 @@
 carbonledger plan --series DE.csv --series FR.csv --duration 6h --window 24h
 carbonledger plan --provider electricitymaps --zone DE --duration 90m --interruptible
 carbonledger plan --series DE.csv --duration 6h --earliest 2024-03-01T00:00Z --slurm
+carbonledger plan --series FR.csv --duration 12h --nodes 16 --gpus-per-node 8 --gpu H100
 """
 
 from __future__ import annotations
@@ -66,13 +67,53 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="print the 'sbatch --begin=…' option to use (this machine's local time)",
     )
+    job = p.add_argument_group(
+        "a whole job (its energy and carbon at the planned window and if started now)"
+    )
+    job.add_argument("--nodes", type=int, metavar="N", help="nodes of the job")
+    job.add_argument("--gpus-per-node", type=int, metavar="G", help="GPUs on each node")
+    kind = job.add_mutually_exclusive_group()
+    kind.add_argument("--gpu", metavar="NAME", help="the GPU model (its TDP), e.g. H100")
+    kind.add_argument("--power-w", type=float, metavar="W", help="mean power per GPU (W)")
+    job.add_argument("--utilization", type=float, metavar="U", help="GPU utilisation 0..1")
+    job.add_argument("--cpu-cores", type=int, metavar="N", help="CPU cores per node")
+    job.add_argument("--cpu-core-w", type=float, metavar="W", help="W per CPU core")
+    job.add_argument("--memory-gb", type=float, metavar="G", help="memory per node (GB)")
+    job.add_argument("--pue", type=float, metavar="X", help="data-centre PUE (default 1.0)")
+    job.add_argument("--no-embodied", action="store_true", help="leave out embodied emissions")
     p.set_defaults(handler=handle)
+
+
+_JOB_OPTIONS = (
+    "nodes",
+    "gpus_per_node",
+    "gpu",
+    "power_w",
+    "utilization",
+    "cpu_cores",
+    "cpu_core_w",
+    "memory_gb",
+    "pue",
+)
+
+
+def _job_arguments(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The whole job's estimate arguments; None when no job option was given."""
+    given = {k: getattr(args, k, None) for k in _JOB_OPTIONS}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given and not getattr(args, "no_embodied", False):
+        return None
+    if "nodes" not in given:
+        raise ConfigError("the job options need --nodes (and --gpus-per-node with --gpu)")
+    given["include_embodied"] = not args.no_embodied
+    return given
 
 
 def handle(args: argparse.Namespace) -> int:
     from carbonledger.schedule.planner import plan
     from carbonledger.schedule.timeparse import parse_duration, parse_time
 
+    job = _job_arguments(args)
     duration_s = parse_duration(args.duration, what="--duration")
     min_slot_s = parse_duration(args.min_slot, what="--min-slot") if args.min_slot else None
     if min_slot_s is not None and not args.interruptible:
@@ -91,14 +132,67 @@ def handle(args: argparse.Namespace) -> int:
         interruptible=args.interruptible,
         min_slot_s=min_slot_s,
     )
+    job_plan = None
+    if job is not None:
+        from carbonledger.schedule.job_plan import plan_job
+
+        job_plan = plan_job(result, name="job", **job)
     if args.json:
-        print_json(result.to_dict())
+        print_json(job_plan.to_dict() if job_plan is not None else result.to_dict())
     elif args.slurm:
         print(f"sbatch --begin={slurm_begin(result.start)}")
         _slurm_notes(result)
+        if job_plan is not None:
+            print(_job_text(job_plan), file=sys.stderr)
     else:
         print(_text(result))
+        if job_plan is not None:
+            print(_job_text(job_plan))
     return 0
+
+
+def _job_text(job_plan: Any) -> str:
+    """The whole job's lines: energy, carbon with intervals, embodied, carbon saved."""
+    from carbonledger.report.numbers import format_mass_interval
+    from carbonledger.report.text import format_energy_kwh, format_mass_kg
+
+    fp, now = job_plan.planned, job_plan.start_now
+    host = fp.host
+    what = f"{host.get('nodes')} node(s)" + (
+        f" × {host['gpus_per_node']} GPU(s) ({host.get('hardware')})"
+        if host.get("gpus_per_node")
+        else ""
+    )
+
+    def kg(g: float | None) -> float | None:
+        return None if g is None else g / 1000.0
+
+    def kwh(j: float | None) -> float | None:
+        return None if j is None else j / 3.6e6
+
+    def iv(pair: tuple[float, float] | None) -> Any:
+        return None if pair is None else [pair[0] / 1000.0, pair[1] / 1000.0]
+
+    energy_iv = fp.energy_interval_j
+    lines = [
+        f"Job: {what}, modelled (estimate)",
+        f"  energy     {format_energy_kwh(kwh(fp.energy_j))}"
+        + (
+            f"  [{format_energy_kwh(kwh(energy_iv[0]))} – {format_energy_kwh(kwh(energy_iv[1]))}]"
+            if energy_iv
+            else ""
+        )
+        + f", PUE {fp.pue:g}",
+        f"  planned    {format_mass_kg(kg(fp.total_g))} "
+        f"{format_mass_interval(iv(fp.total_interval_g))} "
+        f"(operational {format_mass_kg(kg(fp.operational_g))}, embodied "
+        f"{format_mass_kg(kg(fp.embodied_g))})",
+        f"  start now  {format_mass_kg(kg(now.total_g))} "
+        f"{format_mass_interval(iv(now.total_interval_g))}",
+        f"  saved      {format_mass_kg(kg(job_plan.saved_g))}",
+    ]
+    lines.extend(f"  note       {w}" for w in fp.warnings)
+    return "\n".join(lines)
 
 
 def slurm_begin(at: float) -> str:

@@ -20,6 +20,7 @@ different ranks overlap in time and must not be added up.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import defaultdict
@@ -31,14 +32,24 @@ from carbonledger.distributed.merge import (
     Timeline,
     energy_between,
     fill_gaps,
+    fill_samples,
+    fill_stretches,
     merge_samples,
     quadrature,
 )
 from carbonledger.errors import RunNotFoundError
+from carbonledger.intensity.series import IntensitySeries
 from carbonledger.lifecycle.footprint import Footprint
 from carbonledger.lifecycle.pricing import iso_utc
 from carbonledger.records import DeviceInfo, RunRecord, Sample, Scope, SpanRecord
+from carbonledger.store.aggregates import (
+    DeviceTotals,
+    StepEnergy,
+    steps_from_samples,
+    totals_from_samples,
+)
 from carbonledger.store.base import Ledger
+from carbonledger.store.device_hours import DeviceSteps, device_steps
 from carbonledger.units import J_PER_KWH
 
 __all__ = ["JOB_SCHEMA", "JobFootprint", "NodeFootprint", "RankRow", "job_footprint", "job_runs"]
@@ -215,21 +226,30 @@ def job_runs(ledger: Ledger, key: str) -> list[RunRecord]:
     return sorted(runs, key=lambda r: r.started_at)
 
 
-def _unrelated_sharing(
-    ledger: Ledger, run: RunRecord, samples: Sequence[Sample], others_pool: Sequence[RunRecord]
-) -> tuple[list[Sample], list[str]]:
-    """The run's samples split with overlapping runs on its host that are not of the job."""
-    from carbonledger.lifecycle.sharing import OtherRun, runs_overlap, share_samples
+def _sharing_runs(
+    runs: Sequence[RunRecord], others_pool: Sequence[RunRecord]
+) -> dict[str, list[RunRecord]]:
+    """Per run of the job, the runs of no job or another that share its host at once."""
+    from carbonledger.lifecycle.sharing import runs_overlap
 
     now = time.time()
-    others = [
-        OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id))
-        for r in others_pool
-        if runs_overlap(run, r, now=now)
-    ]
+    return {r.run_id: [o for o in others_pool if runs_overlap(r, o, now=now)] for r in runs}
+
+
+def _unrelated_sharing(
+    ledger: Ledger, run: RunRecord, samples: Sequence[Sample], others: Sequence[RunRecord]
+) -> tuple[list[Sample], list[str]]:
+    """The run's samples split with overlapping runs on its host that are not of the job."""
+    from carbonledger.lifecycle.sharing import OtherRun, share_samples
+
     if not others:
         return list(samples), []
-    sharing = share_samples(run.run_id, Scope(run.scope), samples, others)
+    sharing = share_samples(
+        run.run_id,
+        Scope(run.scope),
+        samples,
+        [OtherRun(r.run_id, Scope(r.scope), ledger.samples(r.run_id)) for r in others],
+    )
     return list(sharing.samples), list(sharing.warnings)
 
 
@@ -246,9 +266,33 @@ def _not_of_job(ledger: Ledger, runs: Sequence[RunRecord]) -> list[RunRecord]:
     ]
 
 
-def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
-    """The footprint of job ``key``; RunNotFoundError when the ledger has no run of it."""
-    from carbonledger.lifecycle.pricing import plan_for_run, price_run
+@dataclass
+class _NodeFacts:
+    """What pricing a node needs from its runs' samples, however it was read."""
+
+    totals: dict[str, DeviceTotals]
+    steps: StepEnergy | None
+    gaps: dict[str, float]
+    filled: dict[str, float]
+    overlaps: dict[str, float]
+    measured_by: dict[str, list[str]]
+    measured_of: dict[str, set[str]]
+    notes: list[str]
+    timeline: Callable[[str], Timeline | None]  # device -> the node's merged timeline
+    merged: list[Sample] | None = None  # read sample by sample: the node's samples
+
+
+def job_footprint(ledger: Ledger, key: str, *, sample_by_sample: bool = False) -> JobFootprint:
+    """The footprint of job ``key``; RunNotFoundError when the ledger has no run of it.
+
+    Nodes are priced from sums the ledger takes over their samples per device and
+    intensity step (:mod:`carbonledger.store.device_hours`), without loading them, where
+    that gives the same answer: no run of another job shares the host, and each device's
+    runs measured it one after another, each without gaps. Other nodes (and all, with
+    ``sample_by_sample``) are read sample by sample. A standby rank's span that needs the
+    node's energy over its window reads that device's samples.
+    """
+    from carbonledger.lifecycle.pricing import plan_for_run, price_totals
 
     runs = job_runs(ledger, key)
     if not runs:
@@ -260,74 +304,70 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
     for r in runs:
         assert r.job is not None
         by_node[r.job.node].append(r)
+    device_lists = {r.run_id: ledger.devices(r.run_id) for r in runs}
+    sharing = _sharing_runs(runs, others_pool)
+    sample_cache: dict[str, list[Sample]] = {}
+
+    def samples_of(run_id: str) -> list[Sample]:
+        if run_id not in sample_cache:
+            sample_cache[run_id] = ledger.samples(run_id)
+        return sample_cache[run_id]
+
+    summed = {
+        node: node_runs
+        for node, node_runs in by_node.items()
+        if not sample_by_sample and not any(sharing[r.run_id] for r in node_runs)
+    }
+    guessed = _guess_bounds(ledger, summed, device_lists)
+    facts: dict[tuple[str, str], DeviceSteps] = {}
+    for guess in set(guessed.values()):
+        ids = [r.run_id for n, b in guessed.items() if b == guess for r in summed[n]]
+        facts.update(device_steps(ledger, ids, guess))
 
     nodes: list[NodeFootprint] = []
-    timelines: dict[tuple[str, str], Timeline] = {}
     ranks: list[RankRow] = []
-    spans_of: dict[str, list[SpanRecord]] = {}
     for node, node_runs in sorted(by_node.items()):
         devices: dict[str, DeviceInfo] = {}
-        per_device: dict[str, list[list[Sample]]] = defaultdict(list)
-        measured_by: dict[str, list[str]] = defaultdict(list)
-        measured_of: dict[str, set[str]] = defaultdict(set)
+        for r in node_runs:
+            for d in device_lists[r.run_id]:
+                devices.setdefault(d.device_id, d)
         if any(Scope(r.scope) is Scope.PROCESS for r in node_runs):
             notes.append(
                 f"{node}: a run of the job has scope 'process'; its measured share covers "
                 "its own process tree only, not the other ranks'"
             )
-        for r in node_runs:
-            for d in ledger.devices(r.run_id):
-                devices.setdefault(d.device_id, d)
-            own = ledger.samples(r.run_id)
-            if not own:
-                continue
-            shared, warns = _unrelated_sharing(ledger, r, own, others_pool)
-            notes.extend(f"{node}: {w}" for w in warns)
-            grouped: dict[str, list[Sample]] = defaultdict(list)
-            for s in shared:
-                grouped[s.device_id].append(s)
-            for device_id, rows in grouped.items():
-                per_device[device_id].append(rows)
-                measured_by[device_id].append(r.run_id)
-                measured_of[r.run_id].add(device_id)
         start = min(r.started_at for r in node_runs)
         ends = [r.ended_at for r in node_runs if r.ended_at is not None]
         end = max(ends) if ends else None
-        merged: list[Sample] = []
-        gaps: dict[str, float] = {}
-        filled: dict[str, float] = {}
-        overlaps: dict[str, float] = {}
-        for device_id in devices:
-            tl = merge_samples(per_device.get(device_id, []))
-            timelines[(node, device_id)] = tl
-            merged.extend(tl.samples)
-            overlaps[device_id] = tl.overlap_s
-            last = end if end is not None else max((s.t_end for s in tl.samples), default=start)
-            fill, gaps[device_id], filled[device_id] = fill_gaps(tl, start, last)
-            merged.extend(fill)
-            if tl.overlap_s > 0:
-                notes.append(
-                    f"{node}: {device_id} was measured by two processes at once for "
-                    f"{tl.overlap_s:.1f} s; counted once"
-                )
-            interval_s = min(r.interval_s for r in node_runs)
-            if fill:
-                notes.append(
-                    f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
-                    "job (before the measurer's first reading, or between a measurer "
-                    f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
-                    "modelled there at its mean measured power (in the interval at ±100 %)"
-                )
-            elif not tl.samples and interval_s > 0:
-                gaps[device_id] = max(0.0, last - start)
-        lead = next((r for r in node_runs if measured_of.get(r.run_id)), node_runs[0])
+        interval_s = min(r.interval_s for r in node_runs)
+        span = (node, start, end, interval_s)
+        node_facts: _NodeFacts | None = None
+        if node in summed:
+            measured_of = _measured_of(node_runs, facts)
+            lead = next((r for r in node_runs if measured_of.get(r.run_id)), node_runs[0])
+            node_notes: list[str] = []
+            plan = plan_for_run(lead, ledger, notes=node_notes)
+            bounds = _bounds(plan.series)
+            if bounds != guessed[node]:  # the guess was wrong: sum again
+                facts.update(device_steps(ledger, [r.run_id for r in node_runs], bounds))
+            node_facts = _summed_node(node_runs, devices, facts, bounds, span, samples_of)
+        if node_facts is None:
+            node_facts = _node_sample_by_sample(ledger, node_runs, devices, sharing, span)
+            lead = next(
+                (r for r in node_runs if node_facts.measured_of.get(r.run_id)), node_runs[0]
+            )
+            node_notes = []
+            plan = plan_for_run(lead, ledger, notes=node_notes)
+            bounds = _bounds(plan.series)
+            if bounds is not None and node_facts.merged is not None:
+                node_facts.steps = steps_from_samples(node_facts.merged, bounds)
+        notes.extend(node_facts.notes)
         node_run = replace(lead, started_at=start, ended_at=end, run_id=f"{key}@{node}")
-        node_notes: list[str] = []
-        plan = plan_for_run(lead, ledger, notes=node_notes)
-        fp = price_run(
+        fp = price_totals(
             node_run,
             list(devices.values()),
-            merged,
+            node_facts.totals,
+            node_facts.steps if plan.series is not None else None,
             series=plan.series,
             average=plan.average,
             pue=plan.pue,
@@ -335,12 +375,26 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
             warnings=node_notes,
         )
         notes.extend(f"{node}: {w}" for w in fp.warnings)
-        fp = _widened(fp, math.fsum(filled.values()))
-        nodes.append(NodeFootprint(node, fp, gaps, filled, overlaps, dict(measured_by)))
+        fp = _widened(fp, math.fsum(node_facts.filled.values()))
+        nodes.append(
+            NodeFootprint(
+                node,
+                fp,
+                node_facts.gaps,
+                node_facts.filled,
+                node_facts.overlaps,
+                dict(node_facts.measured_by),
+            )
+        )
         for r in node_runs:
-            spans_of[r.run_id] = ledger.spans(r.run_id)
             ranks.append(
-                _rank_row(r, node, measured_of.get(r.run_id, set()), spans_of[r.run_id], timelines)
+                _rank_row(
+                    r,
+                    node,
+                    node_facts.measured_of.get(r.run_id, set()),
+                    ledger.spans(r.run_id),
+                    node_facts.timeline,
+                )
             )
 
     restarts: dict[int, int] = defaultdict(int)
@@ -363,6 +417,241 @@ def job_footprint(ledger: Ledger, key: str) -> JobFootprint:
         started_at=min(r.started_at for r in runs),
         ended_at=max(ends) if len(ends) == len(runs) else None,
         warnings=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _bounds(series: IntensitySeries | None) -> tuple[float, ...] | None:
+    from carbonledger.lifecycle.pricing import series_bounds
+
+    return None if series is None else series_bounds(series)
+
+
+def _guess_bounds(
+    ledger: Ledger,
+    nodes: dict[str, list[RunRecord]],
+    device_lists: dict[str, list[DeviceInfo]],
+) -> dict[str, tuple[float, ...] | None]:
+    """Per node, the series bounds of the run that most likely leads it (the first that
+    holds devices), so the sums can be taken per step before knowing who measured."""
+    from carbonledger.lifecycle.pricing import run_series
+
+    out: dict[str, tuple[float, ...] | None] = {}
+    for node, node_runs in nodes.items():
+        guess = next((r for r in node_runs if device_lists[r.run_id]), node_runs[0])
+        out[node] = _bounds(run_series(guess, ledger, []))
+    return out
+
+
+def _measured_of(
+    node_runs: Sequence[RunRecord], facts: dict[tuple[str, str], DeviceSteps]
+) -> dict[str, set[str]]:
+    ids = {r.run_id for r in node_runs}
+    out: dict[str, set[str]] = defaultdict(set)
+    for run_id, device_id in facts:
+        if run_id in ids:
+            out[run_id].add(device_id)
+    return out
+
+
+def _tiled(groups: Sequence[DeviceSteps]) -> bool:
+    """True when the runs' samples of one device follow one another (no run's overlap
+    another's) and each run's have no gap longer than a microsecond in all: their sums
+    then give what the merged timeline gives. (A gap exactly as long as an overlap of a
+    run's samples with each other is not seen: one sampler writes them in sequence.)"""
+    for g in groups:
+        assert g.t_min is not None and g.t_max is not None
+        if not (g.t_max - g.t_min - 1e-6 <= g.duration_s <= g.t_max - g.t_min):
+            return False
+    return all(
+        b.t_min is not None and a.t_max is not None and b.t_min >= a.t_max
+        for a, b in itertools.pairwise(groups)
+    )
+
+
+def _add_totals(
+    device_id: str, parts: Sequence[DeviceSteps], fill: Sequence[Sample]
+) -> DeviceTotals:
+    hosts = [p.host_energy_j for p in parts if p.host_energy_j is not None]
+    hosts += [s.host_energy_j for s in fill if s.host_energy_j is not None]
+    energies = [p.energy_j for p in parts if p.energy_j is not None]
+    energies += [s.energy_j for s in fill if s.energy_j is not None]
+    ends = [p.t_max for p in parts if p.t_max is not None] + [s.t_end for s in fill]
+    return DeviceTotals(
+        device_id=device_id,
+        host_energy_j=math.fsum(hosts) if hosts else None,
+        energy_j=math.fsum(energies) if energies else None,
+        samples=sum(p.samples for p in parts) + len(fill),
+        missing=sum(p.missing for p in parts),
+        covered_s=math.fsum([*(p.covered_s for p in parts), *(s.duration_s for s in fill)]),
+        t_end=max(ends) if ends else None,
+    )
+
+
+def _add_steps(parts: Sequence[StepEnergy]) -> StepEnergy:
+    acc: dict[int, list[float | int]] = {}
+    rest: list[Sample] = []
+    for part in parts:
+        for k, (j, nonzero) in part.steps.items():
+            row = acc.setdefault(k, [0.0, 0])
+            row[0] += j
+            row[1] += nonzero
+        rest.extend(part.rest)
+    return StepEnergy({k: (float(v[0]), int(v[1])) for k, v in acc.items()}, tuple(rest))
+
+
+def _summed_node(
+    node_runs: Sequence[RunRecord],
+    devices: dict[str, DeviceInfo],
+    facts: dict[tuple[str, str], DeviceSteps],
+    bounds: tuple[float, ...] | None,
+    span: tuple[str, float, float | None, float],
+    samples_of: Callable[[str], list[Sample]],
+) -> _NodeFacts | None:
+    """A node's facts from the per (run, device, step) sums; None when its devices' runs
+    overlap or have gaps inside (then the samples must be merged one by one)."""
+    node, start, end, interval_s = span
+    order = {r.run_id: i for i, r in enumerate(node_runs)}
+    per_device: dict[str, list[DeviceSteps]] = defaultdict(list)
+    for (run_id, device_id), f in facts.items():
+        if run_id in order:
+            per_device[device_id].append(f)
+    measured_by: dict[str, list[str]] = {}
+    measured_of: dict[str, set[str]] = defaultdict(set)
+    for device_id, parts in per_device.items():
+        parts.sort(key=lambda f: order[f.run_id])
+        measured_by[device_id] = [f.run_id for f in parts]
+        for f in parts:
+            measured_of[f.run_id].add(device_id)
+    totals: dict[str, DeviceTotals] = {}
+    step_parts: list[StepEnergy] = []
+    gaps: dict[str, float] = {}
+    filled: dict[str, float] = {}
+    notes: list[str] = []
+    for device_id in devices:
+        groups = sorted(
+            (f for f in per_device.get(device_id, []) if f.samples > 0),
+            key=lambda f: (f.t_min, f.t_max),
+        )
+        if not _tiled(groups):
+            return None
+        tl_end = max((g.t_max for g in groups if g.t_max is not None), default=start)
+        last = end if end is not None else tl_end
+        fill: list[Sample] = []
+        energies = [g.energy_j for g in groups if g.energy_j is not None]
+        if energies and last > start:
+            power_w = math.fsum(energies) / math.fsum(g.known_s for g in groups)
+            blocks = [
+                (g.t_min, g.t_max) for g in groups if g.t_min is not None and g.t_max is not None
+            ]
+            fill = fill_samples(device_id, power_w, fill_stretches(blocks, start, last))
+        gaps[device_id] = math.fsum(s.duration_s for s in fill)
+        filled[device_id] = math.fsum(s.energy_j or 0.0 for s in fill)
+        if fill:
+            notes.append(
+                f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
+                "job (before the measurer's first reading, or between a measurer "
+                f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
+                "modelled there at its mean measured power (in the interval at ±100 %)"
+            )
+        elif not groups and interval_s > 0:
+            gaps[device_id] = max(0.0, last - start)
+        if groups or fill:
+            totals[device_id] = _add_totals(device_id, groups, fill)
+        if bounds is not None:
+            step_parts.extend(g.steps for g in groups if g.steps is not None)
+            if fill:
+                step_parts.append(steps_from_samples(fill, bounds))
+    timelines: dict[str, Timeline] = {}
+
+    def timeline(device_id: str) -> Timeline | None:
+        if device_id not in devices:
+            return None
+        if device_id not in timelines:
+            timelines[device_id] = merge_samples(
+                [
+                    [s for s in samples_of(run_id) if s.device_id == device_id]
+                    for run_id in measured_by.get(device_id, [])
+                ]
+            )
+        return timelines[device_id]
+
+    return _NodeFacts(
+        totals=totals,
+        steps=_add_steps(step_parts) if bounds is not None else None,
+        gaps=gaps,
+        filled=filled,
+        overlaps=dict.fromkeys(devices, 0.0),
+        measured_by=measured_by,
+        measured_of=dict(measured_of),
+        notes=notes,
+        timeline=timeline,
+    )
+
+
+def _node_sample_by_sample(
+    ledger: Ledger,
+    node_runs: Sequence[RunRecord],
+    devices: dict[str, DeviceInfo],
+    sharing: dict[str, list[RunRecord]],
+    span: tuple[str, float, float | None, float],
+) -> _NodeFacts:
+    """A node's facts from its runs' samples, merged per device one by one."""
+    node, start, end, interval_s = span
+    per_device: dict[str, list[list[Sample]]] = defaultdict(list)
+    measured_by: dict[str, list[str]] = defaultdict(list)
+    measured_of: dict[str, set[str]] = defaultdict(set)
+    notes: list[str] = []
+    for r in node_runs:
+        own = ledger.samples(r.run_id)
+        if not own:
+            continue
+        shared, warns = _unrelated_sharing(ledger, r, own, sharing[r.run_id])
+        notes.extend(f"{node}: {w}" for w in warns)
+        grouped: dict[str, list[Sample]] = defaultdict(list)
+        for s in shared:
+            grouped[s.device_id].append(s)
+        for device_id, rows in grouped.items():
+            per_device[device_id].append(rows)
+            measured_by[device_id].append(r.run_id)
+            measured_of[r.run_id].add(device_id)
+    merged: list[Sample] = []
+    gaps: dict[str, float] = {}
+    filled: dict[str, float] = {}
+    overlaps: dict[str, float] = {}
+    timelines: dict[str, Timeline] = {}
+    for device_id in devices:
+        tl = merge_samples(per_device.get(device_id, []))
+        timelines[device_id] = tl
+        merged.extend(tl.samples)
+        overlaps[device_id] = tl.overlap_s
+        last = end if end is not None else max((s.t_end for s in tl.samples), default=start)
+        fill, gaps[device_id], filled[device_id] = fill_gaps(tl, start, last)
+        merged.extend(fill)
+        if tl.overlap_s > 0:
+            notes.append(
+                f"{node}: {device_id} was measured by two processes at once for "
+                f"{tl.overlap_s:.1f} s; counted once"
+            )
+        if fill:
+            notes.append(
+                f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
+                "job (before the measurer's first reading, or between a measurer "
+                f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
+                "modelled there at its mean measured power (in the interval at ±100 %)"
+            )
+        elif not tl.samples and interval_s > 0:
+            gaps[device_id] = max(0.0, last - start)
+    return _NodeFacts(
+        totals=totals_from_samples(merged),
+        steps=None,
+        gaps=gaps,
+        filled=filled,
+        overlaps=overlaps,
+        measured_by=dict(measured_by),
+        measured_of=dict(measured_of),
+        notes=notes,
+        timeline=timelines.get,
+        merged=merged,
     )
 
 
@@ -402,7 +691,7 @@ def _rank_row(
     node: str,
     measured: set[str],
     spans: Sequence[SpanRecord],
-    timelines: dict[tuple[str, str], Timeline],
+    timeline: Callable[[str], Timeline | None],
 ) -> RankRow:
     assert run.job is not None
     rows: list[dict[str, Any]] = []
@@ -411,7 +700,7 @@ def _rank_row(
         energy: dict[str, float | None] = {}
         for device_id, value in span.energy_j.items():
             if value is None and span.ended_at is not None:
-                tl = timelines.get((node, device_id))
+                tl = timeline(device_id)
                 if tl is not None:
                     value, _ = energy_between(tl, span.started_at, span.ended_at)
                     filled = filled or value is not None

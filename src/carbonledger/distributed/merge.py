@@ -17,7 +17,16 @@ from dataclasses import dataclass, replace
 
 from carbonledger.records import Sample
 
-__all__ = ["Timeline", "energy_between", "merge_samples", "quadrature", "uncovered_s"]
+__all__ = [
+    "Timeline",
+    "energy_between",
+    "fill_gaps",
+    "fill_samples",
+    "fill_stretches",
+    "merge_samples",
+    "quadrature",
+    "uncovered_s",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,29 @@ def quadrature(halves: Iterable[float]) -> float:
     return math.sqrt(math.fsum(h * h for h in halves))
 
 
+def fill_stretches(
+    blocks: Iterable[tuple[float, float]], a: float, b: float
+) -> list[tuple[float, float]]:
+    """The stretches of (a, b) that no ``(start, end)`` block covers, longer than 1 µs;
+    blocks in start order (a timeline's samples, or runs of samples without gaps)."""
+    stretches: list[tuple[float, float]] = []
+    cursor = a
+    for u, v in blocks:
+        if u > cursor:
+            stretches.append((cursor, min(u, b)))
+        cursor = max(cursor, v)
+    if cursor < b:
+        stretches.append((cursor, b))
+    return [(u, v) for u, v in stretches if v - u > 1e-6]
+
+
+def fill_samples(
+    device_id: str, power_w: float, stretches: Iterable[tuple[float, float]]
+) -> list[Sample]:
+    """Modelled samples at ``power_w`` over the stretches."""
+    return [Sample(device_id, u, v, power_w * (v - u), power_w * (v - u)) for u, v in stretches]
+
+
 def fill_gaps(timeline: Timeline, a: float, b: float) -> tuple[list[Sample], float, float]:
     """Samples covering the stretches of (a, b) nobody measured, at the device's mean
     measured power (a model, reported as such), with (seconds filled, joules filled).
@@ -108,18 +140,9 @@ def fill_gaps(timeline: Timeline, a: float, b: float) -> tuple[list[Sample], flo
     if not known or b <= a:
         return [], 0.0, 0.0
     power_w = math.fsum(s.energy_j or 0.0 for s in known) / math.fsum(s.duration_s for s in known)
-    device_id = known[0].device_id
-    stretches: list[tuple[float, float]] = []
-    cursor = a
-    for s in timeline.samples:
-        if s.t_start > cursor:
-            stretches.append((cursor, min(s.t_start, b)))
-        cursor = max(cursor, s.t_end)
-    if cursor < b:
-        stretches.append((cursor, b))
-    out = [
-        Sample(device_id, u, v, power_w * (v - u), power_w * (v - u))
-        for u, v in stretches
-        if v - u > 1e-6
-    ]
+    out = fill_samples(
+        known[0].device_id,
+        power_w,
+        fill_stretches(((s.t_start, s.t_end) for s in timeline.samples), a, b),
+    )
     return out, math.fsum(s.duration_s for s in out), math.fsum(s.energy_j or 0.0 for s in out)

@@ -36,6 +36,7 @@ PUE_MAX = 5.0
 
 # Sanity bounds, far beyond any real job (carbonledger.limits says why each is where it is).
 from carbonledger.limits import (  # noqa: E402
+    MAX_DEVICE_COUNT,
     MAX_DEVICE_HOURS,
     MAX_EMBODIED_KG,
     MAX_HOURS,
@@ -176,8 +177,15 @@ def estimate(
     cpu_utilization: float = 1.0,
     psf: float = 1.0,
     include_embodied: bool = True,
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
 ) -> Footprint:
     """The modelled footprint of ``count`` devices for ``hours`` (or of ``device_hours``).
+
+    A whole distributed job: ``nodes`` nodes with ``gpus_per_node`` devices each (named
+    by ``gpu`` or ``power_w``) for ``hours`` of wall-clock; ``cpu_cores`` and
+    ``memory_gb`` are then per node. The footprint counts every device of every node
+    (energy and embodied), and its ``host`` says ``nodes`` and ``gpus_per_node``.
 
     Devices: at most one of ``power_w`` (W per device), ``gpu`` (a GPU name: its TDP) or
     ``cpu`` (a CPU model: its TDP), ``count`` of them; ``cpu_cores`` × ``cpu_core_w`` (W per
@@ -204,6 +212,23 @@ def estimate(
         raise ConfigError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"count must be a whole number ≥ 1, got {count!r}")
+    job: dict[str, object] = {}
+    if nodes is not None or gpus_per_node is not None:
+        count, cpu_cores, memory_gb, job = _whole_job(
+            nodes,
+            gpus_per_node,
+            count=count,
+            device=power_w is not None or gpu is not None,
+            cpu=cpu,
+            hours=hours,
+            cpu_cores=cpu_cores,
+            memory_gb=memory_gb,
+        )
+        included.append(
+            f"a whole job: {job['nodes']} node(s)"
+            + (f" × {job['gpus_per_node']} device(s)" if job.get("gpus_per_node") else "")
+            + (", CPU cores and memory of every node" if cpu_cores or memory_gb else "")
+        )
     which_time = _exactly_one({"hours": hours, "device_hours": device_hours})
     scale = _number(psf, "psf", low=1.0, high=1e6)
     if which_time == "hours":
@@ -349,6 +374,7 @@ def estimate(
         host = {"hardware": device_name, "device_hours": dev_h}
     if scale != 1:
         host["psf"] = scale
+    host.update(job)
     return Footprint(
         run_id=None,
         name=name,
@@ -374,6 +400,59 @@ def estimate(
         included=tuple(included),
         excluded=tuple(excluded),
     )
+
+
+def _whole(value: object, name: str, high: float) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ConfigError(f"{name} must be a whole number ≥ 1 and ≤ {high:g}, got {value!r}")
+    return value
+
+
+def _whole_job(
+    nodes: int | None,
+    gpus_per_node: int | None,
+    *,
+    count: int,
+    device: bool,
+    cpu: str | None,
+    hours: float | None,
+    cpu_cores: int | None,
+    memory_gb: float | None,
+) -> tuple[int, int | None, float | None, dict[str, object]]:
+    """(devices, CPU cores, memory GB, host facts) of a whole job of ``nodes`` nodes."""
+    if nodes is None:
+        raise ConfigError("gpus_per_node needs nodes (--nodes)")
+    n = _whole(nodes, "nodes", MAX_DEVICE_COUNT)
+    if count != 1:
+        raise ConfigError("give nodes and gpus_per_node, or count, not both")
+    if hours is None:
+        raise ConfigError("nodes needs hours (the job's wall-clock), not device_hours")
+    if cpu is not None:
+        raise ConfigError(
+            "with nodes, name GPUs (gpu or power_w, with gpus_per_node) and give CPUs as "
+            "cpu_cores with cpu_core_w per node"
+        )
+    job: dict[str, object] = {"nodes": n}
+    devices = 1
+    if device:
+        if gpus_per_node is None:
+            raise ConfigError("nodes with gpu or power_w needs gpus_per_node (--gpus-per-node)")
+        per = _whole(gpus_per_node, "gpus_per_node", MAX_DEVICE_COUNT)
+        devices = n * per
+        if devices > MAX_DEVICE_COUNT:
+            raise ConfigError(f"nodes × gpus_per_node must be ≤ {MAX_DEVICE_COUNT:g}")
+        job["gpus_per_node"] = per
+    elif gpus_per_node is not None:
+        raise ConfigError("gpus_per_node needs gpu or power_w (the devices' power)")
+    if cpu_cores is not None:
+        if isinstance(cpu_cores, bool) or not isinstance(cpu_cores, int) or cpu_cores < 1:
+            raise ConfigError(f"cpu_cores must be a whole number ≥ 1, got {cpu_cores!r}")
+        job["cpu_cores_per_node"] = cpu_cores
+        cpu_cores *= n
+    if memory_gb is not None:
+        job["memory_gb_per_node"] = _number(memory_gb, "memory_gb", high=MAX_MEMORY_GB)
+        memory_gb = float(memory_gb) * n
+    return devices, cpu_cores, memory_gb, job
 
 
 def _estimate_embodied(

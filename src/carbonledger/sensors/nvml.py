@@ -11,6 +11,14 @@ GPUs are the same model), ``GPU-<uuid>`` (or a unique prefix), ``MIG-<uuid>`` (o
 unique prefix) or ``MIG-GPU-<uuid>/<gi>/<ci>``; as in CUDA, the first invalid entry ends
 the list.
 
+Under Slurm, ``SLURM_STEP_GPUS`` (else ``SLURM_JOB_GPUS``) names the step's GPUs by their
+global ids, "not relative to any device cgroup": the ``/dev/nvidia<N>`` minor number
+(NVML's index where NVML gives no minor numbers). Those GPUs, by UUID, are the ones
+visible when ``CUDA_VISIBLE_DEVICES`` is unset. Index entries of ``CUDA_VISIBLE_DEVICES``
+are relative to the step's GPUs when NVML can open no GPU outside them (a device cgroup,
+``ConstrainDevices=yes``: Slurm then numbers them from 0), else global ids. Either way
+each device is recorded by its UUID, never by an index.
+
 MIG: an instance has no energy counter of its own. The device reported is the parent GPU
 (``nvml:<GPU uuid>``, ``details["mig"] = True``, the visible instances listed in
 ``details["mig_instances"]``, and the source says the counter is the parent's), once, even
@@ -47,6 +55,7 @@ __all__ = [
     "COUNTER_UNCERTAINTY_REL",
     "POWER_UNCERTAINTY_REL",
     "NvmlSensor",
+    "parse_slurm_gpus",
     "parse_visible_devices",
     "probe",
 ]
@@ -87,6 +96,49 @@ class _Physical:
     mig_enabled: bool
     mig_uuids: list[str]
     mig_handles: dict[str, Any] = field(default_factory=dict)
+    minor: int | None = None  # /dev/nvidia<minor>: Slurm's global GPU id
+
+
+def parse_slurm_gpus(environ: Mapping[str, str]) -> list[int] | None:
+    """``SLURM_STEP_GPUS`` (else ``SLURM_JOB_GPUS``) as global GPU ids (``0,2``, ``4-7``);
+    None when unset or not a list of ids."""
+    raw = environ.get("SLURM_STEP_GPUS") or environ.get("SLURM_JOB_GPUS")
+    if raw is None or not raw.strip():
+        return None
+    ids: list[int] = []
+    for item in raw.split(","):
+        lo, _, hi = item.strip().partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()) or (hi and int(hi) < int(lo)):
+            return None
+        ids.extend(range(int(lo), int(hi or lo) + 1))
+        if len(ids) > 4096:
+            return None
+    return list(dict.fromkeys(ids))
+
+
+def _with_slurm(
+    entries: list[str] | None, step: list[int], gpus: Sequence[_Physical]
+) -> list[str] | None:
+    """``CUDA_VISIBLE_DEVICES`` entries with the step's GPUs (global ids) as UUIDs."""
+    by_minor = all(g.minor is not None for g in gpus)
+    by_global = {(g.minor if by_minor else g.index): g.uuid for g in gpus}
+    step_uuids = [by_global[i] for i in step if i in by_global]
+    if not step_uuids:
+        return entries
+    if entries is None:
+        return step_uuids
+    constrained = set(by_global) <= set(step)  # NVML opens no GPU outside the step
+    out: list[str] = []
+    for entry in entries:
+        if not entry.isdigit():
+            out.append(entry)
+        elif constrained:
+            if int(entry) >= len(step_uuids):
+                break  # CUDA sees only the step's GPUs: an invalid entry ends the list
+            out.append(step_uuids[int(entry)])
+        else:
+            out.append(by_global.get(int(entry), entry))
+    return out
 
 
 def _unique_prefix(prefix: str, candidates: Sequence[str]) -> str | None:
@@ -340,7 +392,18 @@ def _physical_gpus(nv: Any) -> list[_Physical]:
                 if mig is not None:
                     migs.append(_text(nv.nvmlDeviceGetUUID(mig)))
                     handles[migs[-1]] = mig
-        gpus.append(_Physical(index, handle, uuid, enabled, migs, handles))
+        minor = _nvml_call(nv, "nvmlDeviceGetMinorNumber", handle)
+        gpus.append(
+            _Physical(
+                index,
+                handle,
+                uuid,
+                enabled,
+                migs,
+                handles,
+                minor=minor if isinstance(minor, int) and not isinstance(minor, bool) else None,
+            )
+        )
     return gpus
 
 
@@ -564,6 +627,9 @@ def _open(
         return Absent(KIND, "NVML found no NVIDIA GPU", component=Component.GPU)
     raw = ctx.environ.get("CUDA_VISIBLE_DEVICES")
     entries = parse_visible_devices(raw)
+    step = parse_slurm_gpus(ctx.environ)
+    if step is not None:
+        entries = _with_slurm(entries, step, gpus)
     if entries is None:
         selected: list[tuple[int, str | None]] = [(g.index, None) for g in gpus]
     else:
@@ -581,7 +647,9 @@ def _open(
         nv.nvmlShutdown()
         return Absent(
             KIND,
-            f"no GPU visible to this process (CUDA_VISIBLE_DEVICES={raw!r})",
+            f"no GPU visible to this process (CUDA_VISIBLE_DEVICES={raw!r}"
+            + (f", Slurm's GPUs {step}" if step is not None else "")
+            + ")",
             fix="unset or widen CUDA_VISIBLE_DEVICES to measure GPUs",
             component=Component.GPU,
         )
