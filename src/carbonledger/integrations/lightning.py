@@ -74,7 +74,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
 
     # -- fit and epochs ---------------------------------------------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("fit")
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
@@ -105,14 +105,14 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
 
     # -- evaluation and prediction ----------------------------------------------------------
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("validation")
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         self.job.end("validation")
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("test")
 
     def on_test_end(self, trainer: Any, pl_module: Any) -> None:
@@ -122,7 +122,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
             lg.log_metrics(values, step=trainer.global_step)
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("predict")
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
