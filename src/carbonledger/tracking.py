@@ -60,7 +60,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _running: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 
-
 @atexit.register
 def _stop_running_trackers() -> None:
     """A program that exits with trackers still running keeps what they measured."""

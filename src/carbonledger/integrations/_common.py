@@ -184,6 +184,9 @@ _WARM_MODULES = (
     "carbonledger.sensors.rapl",
     "carbonledger.sensors.cpu_model",
     "carbonledger.sensors.ram_model",
+    "carbonledger.sensors.nvml",  # the module only: pynvml is imported by its probe
+    "carbonledger.sensors.amdsmi",
+    "carbonledger.intensity.provider_zones",
     "carbonledger.distributed.coordinator",
     "carbonledger.store.writer",
     "carbonledger.sinks.ledger",
@@ -210,9 +213,12 @@ def _warm() -> None:
             try:
                 for name in _WARM_MODULES:
                     importlib.import_module(name)
-                from carbonledger import plugins
+                from carbonledger import hostinfo, plugins
+                from carbonledger.intensity.zones import resolve_zone
 
                 plugins.available("carbonledger.sensors")
+                resolve_zone("FR")  # builds the index a run's zone is checked against, once
+                hostinfo.share_facts()  # read once, remembered (sensors.virt)
             except Exception:  # best effort: the start imports what is missing
                 pass
             finally:
