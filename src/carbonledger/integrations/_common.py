@@ -296,6 +296,20 @@ class JobTracking:
         if run is None:
             _warm()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy keeps (launchers that spawn processes pickle callbacks): the job's
+        settings and what earlier segments carried; no tracker, thread or lock."""
+        state = dict(self.__dict__)
+        del state["_lock"], state["_starting"]
+        state.update(_run=self._given, _tracker=None, _tokens={}, _pending={})
+        state["_pending_ended"] = []
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._starting = None
+
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def run(self) -> Run | None:
