@@ -375,13 +375,16 @@ def report(
 
 
 def write_section(text: str) -> None:
+    """Replace the section in place (other sections of the shared file stay as they are)."""
     path = HERE / "RESULTS.md"
     old = path.read_text() if path.exists() else ""
-    if SECTION in old:
-        head, _, tail = old.partition(SECTION)
-        nxt = tail.find("\n## ")
-        old = head + (tail[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(old.rstrip("\n") + "\n\n" + text)
+    if SECTION not in old:
+        path.write_text(old.rstrip("\n") + "\n\n" + text)
+        return
+    head, _, tail = old.partition(SECTION)
+    nxt = tail.find("\n## ")
+    rest = tail[nxt + 1 :] if nxt >= 0 else ""
+    path.write_text(head + text.rstrip("\n") + "\n" + ("\n" + rest if rest else ""))
 
 
 def main() -> None:

@@ -176,18 +176,22 @@ def values_from(
     return out
 
 
-# what a tracked job's start and first footprint import: loaded on a thread of its own
-# when a callback is built, so the training loop does not wait for them
-_WARM_MODULES = (
+# what a tracked job's start imports: first what the start's first half (in the training
+# loop's hook: sensors and the baseline) needs, then what its second half (ledger,
+# consumers) and the first footprint need; loaded on a thread of its own when a callback
+# is built, so the training loop does not wait for them
+_WARM_FIRST = (
     "carbonledger.tracking",
+    "carbonledger.distributed.coordinator",
+    "carbonledger.intensity.provider_zones",
     "carbonledger.sensors.registry",
     "carbonledger.sensors.rapl",
-    "carbonledger.sensors.cpu_model",
-    "carbonledger.sensors.ram_model",
     "carbonledger.sensors.nvml",  # the module only: pynvml is imported by its probe
     "carbonledger.sensors.amdsmi",
-    "carbonledger.intensity.provider_zones",
-    "carbonledger.distributed.coordinator",
+    "carbonledger.sensors.cpu_model",
+    "carbonledger.sensors.ram_model",
+)
+_WARM_THEN = (
     "carbonledger.store.writer",
     "carbonledger.sinks.ledger",
     "carbonledger.schedule.monitor",
@@ -211,7 +215,7 @@ def _warm() -> None:
 
         def load() -> None:
             try:
-                for name in _WARM_MODULES:
+                for name in _WARM_FIRST:
                     importlib.import_module(name)
                 from carbonledger import hostinfo, plugins
                 from carbonledger.intensity.zones import resolve_zone
@@ -219,6 +223,8 @@ def _warm() -> None:
                 plugins.available("carbonledger.sensors")
                 resolve_zone("FR")  # builds the index a run's zone is checked against, once
                 hostinfo.share_facts()  # read once, remembered (sensors.virt)
+                for name in _WARM_THEN:
+                    importlib.import_module(name)
             except Exception:  # best effort: the start imports what is missing
                 pass
             finally:
