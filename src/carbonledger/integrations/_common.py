@@ -469,6 +469,8 @@ class JobTracking:
             self._pending.clear()  # a start that failed: nothing to record them in
             self._pending_ended.clear()
             tracker, self._tracker = self._tracker, None
+            if self._abandoned:  # still starting: its own thread stops it when it can
+                tracker = None
         if tracker is None:
             return None
         self._run = self._given
