@@ -258,3 +258,34 @@ def test_series_is_kept_with_the_run(tmp_path: Path) -> None:
         assert (
             cl.footprint_for_run(ledger, run.run_id).to_dict()["intensity"]["g_per_kwh"] == before
         )
+
+
+def test_a_start_in_two_halves_keeps_what_was_read_between_them() -> None:
+    # the first half opens the sensors and reads the baseline (the run's start instant);
+    # a span boundary read before the second half opens the ledger is held back, not lost
+    tracker = cl.Tracker("halves", zone="FR", interval=60, sensors=fake_sensors())
+    tracker._open_and_read()
+    assert tracker.run is None and tracker.record is None
+    time.sleep(0.1)
+    tracker._snapshot()  # a sample of ~0.1 s, read before any consumer is attached
+    run = tracker._finish_start()
+    time.sleep(0.05)
+    fp = tracker.stop()
+    assert run is tracker.run and fp is not None and fp.energy_j is not None
+    assert fp.duration_s is not None and fp.energy_j >= 0.98 * 46.0 * fp.duration_s
+
+
+def test_budget_interrupts_the_thread_that_asked_for_the_start() -> None:
+    # a start finished on another thread (the framework callbacks) raises into the owner
+    budget = cl.Budget(kwh=1e-6, on_exceed="interrupt")
+    tracker = cl.Tracker("owned", interval=0.05, sensors=fake_sensors(), budget=budget)
+    tracker._open_and_read()
+    finisher = threading.Thread(target=tracker._finish_start)
+    finisher.start()
+    finisher.join()
+    with pytest.raises(cl.BudgetExceeded):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            sum(range(100))
+    tracker.stop(RunStatus.INTERRUPTED)
+    assert budget.exceeded

@@ -2,7 +2,8 @@
 
 Besides the machine's name, OS and size, the facts say whether it is a virtual machine or
 a CPU-limited container and what share of its physical host it is
-(:func:`carbonledger.sensors.virt.detect_host_share`): ``virtualization``, ``cloud``,
+(:func:`carbonledger.sensors.virt.detect_host_share`, remembered for a minute for the real
+``/sys`` and ``/proc``): ``virtualization``, ``cloud``,
 ``vcpus``, ``cgroup_cpu_limit``, ``host_threads``, ``host_share`` and their bases. Pricing
 charges embodied emissions by that share (:func:`carbonledger.lifecycle.embodied.host_share`).
 """
@@ -32,7 +33,7 @@ def share_facts(
     try:
         name = cpu_model.read_cpu_name(proc / "cpuinfo")
         entry = cpu_model.match_bundled(name) if name else None
-        share = virt.detect_host_share(
+        share = virt.cached_host_share(
             sysfs, proc, cpu_model_key=entry.key if entry is not None else None
         )
         return share.facts()

@@ -114,10 +114,16 @@ class Run:
         """Open a span now and return its token; :meth:`end_span` closes it, from any hook
         or thread. Spans opened in a thread nest under that thread's open spans. A span
         still open when the run ends is closed then, and the run says so."""
+        return self._open_span(name, time.time(), self._tracker._snapshot())
+
+    def _open_span(
+        self, name: str, started_at: float, begin: Mapping[str, DeviceTotals]
+    ) -> SpanToken:
+        """Open a span that began at ``started_at`` with the counters ``begin`` (a span
+        asked for while the run was still starting: its begin was taken then)."""
         stack = self._span_state.stack
         path = "/".join([*(t.name for t in stack), str(name)])
-        begin = self._tracker._snapshot()
-        token = SpanToken(str(name), path, time.time(), begin, stack)
+        token = SpanToken(str(name), path, started_at, begin, stack)
         stack.append(token)
         with self._open_lock:
             self._open[id(token)] = token
@@ -286,6 +292,9 @@ class Tracker:
         self.absent: list[Any] = []
         self.warnings: list[str] = []
         self._final: Footprint | None = None
+        self._early: list[list[Sample]] | None = None
+        self._early_lock = threading.Lock()
+        self._starting: tuple[str, float, int] | None = None  # between the halves of start
         self.settings, self._series = preflight.validate(
             self.settings, embodied, provider_object=self._provider_obj is not None
         )
@@ -296,10 +305,20 @@ class Tracker:
         return self._sampler is not None
 
     def start(self) -> Run:
-        """Open sensors and the ledger and take the first sample. Returns the run handle."""
+        """Open sensors, take the first reading (every device's baseline), open the ledger
+        and start sampling. Returns the run handle."""
         if self.running:
             assert self.run is not None
             return self.run
+        self._open_and_read()
+        return self._finish_start()
+
+    def _open_and_read(self, owner_thread: int | None = None) -> None:
+        """The first half of :meth:`start`: open the sensors and read every device's
+        baseline; the run's start instant is that reading's. :meth:`_finish_start` (on any
+        thread) opens the ledger and the run's consumers; span boundaries may be read in
+        between (their samples are held back until the consumers are attached).
+        ``owner_thread``: the thread an ``interrupt`` budget raises in (default: this one)."""
         self._final = None
         self.warnings = []
         run_id = os.urandom(16).hex()  # 128 random bits, as uuid4 (without importing uuid)
@@ -307,16 +326,6 @@ class Tracker:
         self._recorder = preflight.open_recorder(self.settings, self._provider_obj, run_id)
         self._coordinator = self._job_coordinator()
         sensors = self._open_sensors()
-        from carbonledger.sinks.ledger import LedgerSink
-        from carbonledger.store.writer import LedgerWriter
-
-        writer = self._writer = LedgerWriter(
-            self.settings.ledger_url,
-            flush_interval_s=self.settings.flush_interval_s,
-            warn=self._warn,
-        )
-        ledger_sink = self._ledger_sink = LedgerSink(writer)
-        self._series_path = self._keep_series_beside(run_id)
         self._tree = None
         shares = None
         if self.settings.scope is Scope.PROCESS:
@@ -327,18 +336,58 @@ class Tracker:
                 shares = self._tree.shares
             except Exception as exc:
                 self._warn(f"process attribution unavailable ({exc!r}); process shares unknown")
-        fanout = self._fanout = SinkFanout([], warn=self._warn)
-        self._sampler = Sampler(
+        self._fanout = SinkFanout([], warn=self._warn)
+        self._early = []  # sample batches read before the run's consumers are attached
+        sampler = Sampler(
             sensors,
             interval_s=self.settings.interval_s,
             scope=self.settings.scope,
             shares=shares,
-            on_samples=lambda batch: fanout.samples(run_id, batch),
+            on_samples=lambda batch: self._deliver_samples(run_id, batch),
         )
-        self.devices = list(self._sampler.devices)
+        self.devices = list(sampler.devices)
+        # the baseline first, so the run's measured time starts with it; the ledger, host
+        # facts and consumers are set up after it
+        started_at = time.time()
+        self._sampler = sampler
+        try:
+            sampler.read_now()
+        except BaseException:
+            self._sampler = None
+            sampler.stop()
+            raise
+        owner = threading.get_ident() if owner_thread is None else owner_thread
+        self._starting = (run_id, started_at, owner)
+
+    def _finish_start(self) -> Run:
+        """The second half of :meth:`start` (after :meth:`_open_and_read`)."""
+        assert self._starting is not None and self._sampler is not None
+        (run_id, started_at, owner), self._starting = self._starting, None
+        sampler, fanout = self._sampler, self._fanout
+        assert fanout is not None
+        try:
+            return self._start_run(run_id, started_at, sampler, fanout, owner)
+        except BaseException:
+            self._sampler = None
+            sampler.stop()
+            raise
+
+    def _start_run(
+        self, run_id: str, started_at: float, sampler: Sampler, fanout: SinkFanout, owner: int
+    ) -> Run:
+        """The ledger, the run record and the run's consumers; then the sampler's thread."""
+        from carbonledger.sinks.ledger import LedgerSink
+        from carbonledger.store.writer import LedgerWriter
+
+        writer = self._writer = LedgerWriter(
+            self.settings.ledger_url,
+            flush_interval_s=self.settings.flush_interval_s,
+            warn=self._warn,
+        )
+        ledger_sink = self._ledger_sink = LedgerSink(writer)
+        self._series_path = self._keep_series_beside(run_id)
         if self.settings.zone is None:
             preflight.warn_default_zone_once()
-        started_at = time.time()
         self.record = RunRecord(
             run_id=run_id,
             name=self.name,
@@ -362,7 +411,6 @@ class Tracker:
         # budgets and forecasts see every sample from the start (forecasts may be asked
         # for at any time); the monitor prices lazily, off the start-up path
         self._monitor = None
-        owner = threading.get_ident()
         for budget in self.budgets:
             budget.bind(owner)
         self._get_monitor()
@@ -381,10 +429,14 @@ class Tracker:
         if self.audit_env:
             fanout.add(self._env_audit_sink())
         fanout.start(RunStarted(self.record, tuple(self.devices)))
+        with self._early_lock:  # what span boundaries read meanwhile, in order
+            early, self._early = self._early, None
+            for batch in early or ():
+                fanout.samples(run_id, batch)
         if self._series is not None:
             self._keep_series(run_id, self._series)
-        self._sampler.add_tick_listener(ledger_sink.tick)
-        self._sampler.start()
+        sampler.add_tick_listener(ledger_sink.tick)
+        sampler.start(first_read=False)
         self.run = Run(self, run_id)
         _running.add(self)
         return self.run
@@ -605,6 +657,16 @@ class Tracker:
         """Keep with the run's footprint a warning that was logged where it arose."""
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def _deliver_samples(self, run_id: str, batch: list[Sample]) -> None:
+        """Samples to the run's consumers; held back while the run is still starting."""
+        with self._early_lock:
+            if self._early is not None:
+                self._early.append(batch)
+                return
+            fanout = self._fanout
+        if fanout is not None:
+            fanout.samples(run_id, batch)
 
     def _snapshot(self) -> dict[str, DeviceTotals]:
         sampler = self._sampler

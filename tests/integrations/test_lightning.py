@@ -135,3 +135,27 @@ def test_budget_stops_the_fit(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path, callback, max_epochs=50)
     trainer.fit(_module(), _loader())
     assert trainer.current_epoch < 50
+
+
+def test_monitors_read_the_headline_values(tmp_path: Path) -> None:
+    # ModelCheckpoint and EarlyStopping read trainer.callback_metrics (tensors)
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from carbonledger.integrations.lightning import CarbonLedgerCallback
+
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), monitor=KEY, mode="min")
+    stopping = EarlyStopping(monitor=KEY, mode="min", patience=0, check_on_train_epoch_end=True)
+    trainer = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[CarbonLedgerCallback(**fwkit.track_options()), checkpoint, stopping],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(_module(), _loader())
+    # the energy so far only grows: the first epoch is the best, the second stops the fit
+    assert checkpoint.best_model_score is not None and float(checkpoint.best_model_score) > 0
+    assert trainer.current_epoch == 2 and stopping.stopped_epoch == 1

@@ -212,3 +212,24 @@ def test_tables_are_up_to_date() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--data", str(data), "--check"]) == 0
+
+
+def test_host_share_of_the_real_host_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    real = virt.detect_host_share
+
+    def counting(sysfs_root: Path, proc_root: Path, **kw: object) -> virt.HostShare:
+        calls.append(sysfs_root)
+        return real(sysfs_root, proc_root, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(virt, "detect_host_share", counting)
+    monkeypatch.setattr(virt, "_share_cache", {})
+    first = virt.cached_host_share(Path("/sys"), Path("/proc"))
+    assert virt.cached_host_share(Path("/sys"), Path("/proc")) is first
+    assert len(calls) == 1
+    sys_root, proc = make_host(tmp_path)  # other roots (tests, fakes): read every time
+    virt.cached_host_share(sys_root, proc)
+    virt.cached_host_share(sys_root, proc)
+    assert len(calls) == 3

@@ -15,13 +15,15 @@ on with what is left (or stops, leaving the loop alone).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.units import J_PER_KWH, g_to_kg
@@ -174,21 +176,79 @@ def values_from(
     return out
 
 
-_WARM_MODULES = ("carbonledger.lifecycle.pricing", "carbonledger.store.liveness", "psutil")
+# what a tracked job's start imports: first what the start's first half (in the training
+# loop's hook: sensors and the baseline) needs, then what its second half (ledger,
+# consumers) and the first footprint need; loaded on a thread of its own when a callback
+# is built, so the training loop does not wait for them
+_WARM_FIRST = (
+    "carbonledger.tracking",
+    "carbonledger.distributed.coordinator",
+    "carbonledger.intensity.provider_zones",
+    "carbonledger.sensors.registry",
+    "carbonledger.sensors.rapl",
+    "carbonledger.sensors.nvml",  # the module only: pynvml is imported by its probe
+    "carbonledger.sensors.amdsmi",
+    "carbonledger.sensors.cpu_model",
+    "carbonledger.sensors.ram_model",
+)
+_WARM_THEN = (
+    "carbonledger.store.writer",
+    "carbonledger.sinks.ledger",
+    "carbonledger.schedule.monitor",
+    "carbonledger.lifecycle.pricing",
+    "carbonledger.store.liveness",
+    "psutil",
+)
+_warmed = threading.Event()
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
 
 
-def _warm_pricing() -> None:
-    """Import what the first footprint needs on a thread of its own, so the first log
-    after an epoch does not pay for it inside the training loop."""
+def _warm() -> None:
+    """Import what a start and the first footprint need, and list the sensor plug-ins, on
+    a thread of its own (once per process): work that would otherwise run in the training
+    loop's first hook. Side-effect free: nothing is opened or read."""
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is not None:
+            return
 
-    def load() -> None:
-        for name in _WARM_MODULES:
+        def load() -> None:
             try:
-                importlib.import_module(name)
-            except Exception:
-                return
+                for name in _WARM_FIRST:
+                    importlib.import_module(name)
+                from carbonledger import hostinfo, plugins
+                from carbonledger.intensity.zones import resolve_zone
 
-    threading.Thread(target=load, name="carbonledger-warm", daemon=True).start()
+                plugins.available("carbonledger.sensors")
+                resolve_zone("FR")  # builds the index a run's zone is checked against, once
+                hostinfo.share_facts()  # read once, remembered (sensors.virt)
+                for name in _WARM_THEN:
+                    importlib.import_module(name)
+            except Exception:  # best effort: the start imports what is missing
+                pass
+            finally:
+                _warmed.set()
+
+        _warm_thread = threading.Thread(target=load, name="carbonledger-warm", daemon=True)
+        _warm_thread.start()
+
+
+#: How long :meth:`JobTracking.stop` and the first values wait for a start in the
+#: background (sensor discovery, ledger) before giving up on the run.
+START_WAIT_S = 60.0
+
+
+@dataclass
+class _Pending:
+    """A span asked for while the run was starting: its name, path, start, counters."""
+
+    name: str
+    path: str
+    started_at: float
+    begin: dict[str, Any]
+    ended_at: float = 0.0
+    end: dict[str, Any] = field(default_factory=dict)
 
 
 class JobTracking:
@@ -199,6 +259,13 @@ class JobTracking:
     (``cl.track(name, **track_options)``) and :meth:`stop` stops it. On a process that
     does not measure (:func:`measures_here`), that tracker reads no sensors: its spans mark
     what this rank did, and the energy is in local rank 0's run.
+
+    ``start(wait=False)`` (what the callbacks use) opens the sensors and reads every
+    device's baseline at once (the run's start instant), and opens the ledger, host facts
+    and the run's consumers on a thread of its own while training goes on: spans asked for
+    meanwhile read their counters when asked and are opened on the calling thread once the
+    run exists. The first values, a checkpoint's state and :meth:`stop` wait for the start
+    to finish (``docs/methodology/sensors.md``, "Start-up").
     """
 
     def __init__(
@@ -223,6 +290,31 @@ class JobTracking:
         self._last_paths: dict[str, str] = {}  # key -> path of the last span closed
         self._fresh: set[str] = set()  # keys whose last span has not been reported yet
         self._failed: set[str] = set()
+        # a start in the background: its thread, and what it shares with the caller's
+        self._lock = threading.Lock()
+        self._starting: threading.Thread | None = None
+        self._abandoned = False
+        self._pending: dict[str, _Pending] = {}  # spans asked for while starting, open
+        self._pending_ended: list[_Pending] = []  # ... and those already closed
+        #: the last start without waiting: ``baseline_s`` in the caller (sensors and the
+        #: baseline reading), ``finish_wall_s`` and ``finish_cpu_s`` of its own thread
+        self.start_timing: dict[str, float] = {}
+        if run is None:
+            _warm()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy keeps (launchers that spawn processes pickle callbacks): the job's
+        settings and what earlier segments carried; no tracker, thread or lock."""
+        state = dict(self.__dict__)
+        del state["_lock"], state["_starting"]
+        state.update(_run=self._given, _tracker=None, _tokens={}, _pending={})
+        state["_pending_ended"] = []
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._starting = None
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -230,48 +322,155 @@ class JobTracking:
         return self._run
 
     @property
+    def started(self) -> bool:
+        """A run exists or is starting in the background."""
+        return self._run is not None or self._starting is not None
+
+    @property
     def measuring(self) -> bool:
         return self._given is not None or measures_here()
 
-    def start(self) -> Run | None:
-        """The job's run, started now if the callback owns it (``None`` if it cannot)."""
+    def start(self, *, wait: bool = True) -> Run | None:
+        """The job's run, started now if the callback owns it (``None`` if it cannot).
+
+        With ``wait=False`` the start instant is taken now and the rest runs on a thread of
+        its own: returns ``None`` at once unless the run already exists."""
         if self._run is not None:
             return self._run
-        try:
-            import carbonledger as cl
+        if self._starting is not None:  # already starting in the background
+            if wait:
+                self._wait_start()
+            return self._run
+        if wait:
+            return self._start_now()
+        t0 = time.perf_counter()
+        tracker = self._open_tracker()
+        self.start_timing = {"baseline_s": time.perf_counter() - t0}
+        if tracker is None:
+            return None
+        thread = threading.Thread(
+            target=self._finish_in_background, args=(tracker,), name="carbonledger-start"
+        )
+        thread.daemon = True
+        self._abandoned = False
+        self._starting = thread
+        thread.start()
+        return None
 
-            if self.job_key is None:
-                self.job_key = os.urandom(8).hex()
-            options = dict(self.track_options)
-            tags = {str(k): str(v) for k, v in dict(options.pop("tags", None) or {}).items()}
-            tags.update(
-                {
-                    "carbonledger.framework": self.framework,
-                    "carbonledger.job": self.job_key,
-                    "carbonledger.segment": str(self.carried.segments),
-                    "carbonledger.rank": str(global_rank()),
-                    "carbonledger.local_rank": str(local_rank()),
-                }
-            )
-            if not measures_here():
-                options["sensors"] = []  # spans only: local rank 0 measures this node
-                tags["carbonledger.measured_by"] = "local rank 0"
-            tracker = cl.track(self.name, tags=tags, **options)
-            self._run = tracker.start()
-            self._tracker = tracker
-            self.name = tracker.name
-            _warm_pricing()
+    def _new_tracker(self) -> Tracker:
+        import carbonledger as cl
+
+        if self.job_key is None:
+            self.job_key = os.urandom(8).hex()
+        options = dict(self.track_options)
+        tags = {str(k): str(v) for k, v in dict(options.pop("tags", None) or {}).items()}
+        tags.update(
+            {
+                "carbonledger.framework": self.framework,
+                "carbonledger.job": self.job_key,
+                "carbonledger.segment": str(self.carried.segments),
+                "carbonledger.rank": str(global_rank()),
+                "carbonledger.local_rank": str(local_rank()),
+            }
+        )
+        if not measures_here():
+            options["sensors"] = []  # spans only: local rank 0 measures this node
+            tags["carbonledger.measured_by"] = "local rank 0"
+        tracker = cl.track(self.name, tags=tags, **options)
+        self.name = tracker.name
+        return tracker
+
+    def _start_now(self) -> Run | None:
+        try:
+            tracker = self._new_tracker()
+            run = tracker.start()
         except Exception as exc:
             self._fail("start", exc)
-            self._run = None
-        return self._run
+            return None
+        self._tracker, self._run = tracker, run
+        _warm()
+        return run
+
+    def _open_tracker(self) -> Tracker | None:
+        """A new tracker with its sensors open and the baseline read (``None`` if not)."""
+        try:
+            tracker = self._new_tracker()
+            tracker._open_and_read()
+        except Exception as exc:
+            self._fail("start", exc)
+            return None
+        with self._lock:
+            self._tracker = tracker
+        return tracker
+
+    def _finish_in_background(self, tracker: Tracker) -> None:
+        t0, cpu0 = time.perf_counter(), time.thread_time()
+        run: Run | None = None
+        try:
+            run = tracker._finish_start()
+        except BaseException as exc:  # never into the host: the run is not tracked
+            self._fail("start", exc)
+        with self._lock:
+            if run is None or self._abandoned:  # stop() gave up waiting for this run
+                self._tracker = None
+                left = run is not None
+            else:
+                self._run, left = run, False
+        if left:
+            with contextlib.suppress(Exception):
+                tracker.stop("interrupted")
+        self.start_timing.update(
+            finish_wall_s=time.perf_counter() - t0, finish_cpu_s=time.thread_time() - cpu0
+        )
+
+    def _wait_start(self) -> bool:
+        """Wait for a start in the background; False (the run abandoned) after
+        :data:`START_WAIT_S`."""
+        thread = self._starting
+        if thread is None:
+            return True
+        thread.join(START_WAIT_S)
+        if thread.is_alive():
+            with self._lock:
+                self._abandoned = True
+            self._fail("start", TimeoutError(f"no run after {START_WAIT_S:g} s; not tracked"))
+        self._starting = None
+        return self._run is not None
+
+    def _settle(self) -> None:
+        """Open, on this thread, the spans asked for while the run was starting."""
+        if not (self._pending or self._pending_ended):
+            return
+        run, tracker = self._run, self._tracker
+        if run is None or tracker is None:
+            return
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            ended, self._pending_ended = self._pending_ended, []
+        try:
+            for span in ended:  # began and ended while the run was starting
+                tracker._record_span(
+                    span.path, span.started_at, span.ended_at, span.begin, span.end
+                )
+            for key, span in pending.items():
+                self._tokens[key] = run._open_span(span.name, span.started_at, span.begin)
+        except Exception as exc:
+            self._fail("begin_span", exc)
 
     def stop(self, status: str = "completed") -> Footprint | None:
         """Close the spans this callback opened; stop the tracker if the callback owns it
-        (``status``: completed, failed or interrupted)."""
+        (``status``: completed, failed or interrupted). Waits for a start in progress."""
+        if self._starting is not None:
+            self._wait_start()
+        self._settle()
         for key in list(self._tokens):
             self.end(key)
-        tracker, self._tracker = self._tracker, None
+        with self._lock:
+            self._pending.clear()  # a start that failed: nothing to record them in
+            self._pending_ended.clear()
+            tracker, self._tracker = self._tracker, None
+            if self._abandoned:  # still starting: its own thread stops it when it can
+                tracker = None
         if tracker is None:
             return None
         self._run = self._given
@@ -288,6 +487,9 @@ class JobTracking:
     # -- spans ----------------------------------------------------------------------------
     def begin(self, key: str, name: str | None = None) -> None:
         """Open a span named ``name`` (default ``key``) under ``key`` (one open per key)."""
+        if self._run is None and self._starting is not None and self._begin_pending(key, name):
+            return
+        self._settle()
         run = self._run
         if run is None or key in self._tokens:
             return
@@ -296,8 +498,38 @@ class JobTracking:
         except Exception as exc:
             self._fail("begin_span", exc)
 
+    def _begin_pending(self, key: str, name: str | None) -> bool:
+        """Keep a span asked for while the run starts (False: the run exists now)."""
+        with self._lock:
+            if self._run is not None:
+                return False
+            if key in self._pending:
+                return True
+            label = name or key
+            path = "/".join([*(p.name for p in self._pending.values()), label])
+            begin = self._read_counters()
+            self._pending[key] = _Pending(label, path, time.time(), begin)
+            return True
+
+    def _read_counters(self) -> dict[str, Any]:
+        """The counters now (the sensors are open from the start's first half)."""
+        tracker = self._tracker
+        return {} if tracker is None else dict(tracker._snapshot())
+
     def end(self, key: str) -> str | None:
         """Close the span open under ``key``; its path (``None`` if none was open)."""
+        if self._run is None and key in self._pending:
+            with self._lock:
+                span = self._pending.pop(key, None) if self._run is None else None
+                if span is not None:
+                    span.ended_at = time.time()
+                    span.end = self._read_counters()
+                    self._pending_ended.append(span)
+            if span is not None:
+                self._last_paths[key] = span.path
+                self._fresh.add(key)
+                return span.path
+        self._settle()
         token = self._tokens.pop(key, None)
         if token is None or self._run is None:
             return None
@@ -311,10 +543,13 @@ class JobTracking:
         return token.path
 
     def is_open(self, key: str) -> bool:
-        return key in self._tokens
+        return key in self._tokens or key in self._pending
 
     # -- values ---------------------------------------------------------------------------
     def footprint(self) -> Footprint | None:
+        if self._starting is not None:
+            self._wait_start()
+        self._settle()
         run = self._run
         if run is None:
             return None
@@ -366,6 +601,7 @@ class JobTracking:
         run = self._run
         if run is None:
             return False
+        self._settle()
         try:
             return bool(run.should_stop())
         except Exception as exc:
@@ -377,7 +613,8 @@ class JobTracking:
         """What a checkpoint keeps so that a resumed job continues this one: its name, job
         key, and what has been measured so far (earlier segments included)."""
         carried = self.carried
-        footprint = self.footprint() if self._tracker is not None else None
+        owned = self._tracker is not None or self._starting is not None
+        footprint = self.footprint() if owned else None
         if footprint is not None:
             carried = carried.plus(footprint)
         return {

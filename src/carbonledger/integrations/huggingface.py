@@ -68,7 +68,7 @@ class CarbonLedgerCallback(TrainerCallback):  # type: ignore[misc, unused-ignore
 
     # -- spans ----------------------------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("train")
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -81,8 +81,8 @@ class CarbonLedgerCallback(TrainerCallback):  # type: ignore[misc, unused-ignore
     def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # evaluation and prediction have no "begin" hook: the first batch opens the span
         if not self.job.is_open("eval"):
-            if self.job.run is None:
-                self.job.start()  # trainer.evaluate()/predict() without train()
+            if not self.job.started:
+                self.job.start(wait=False)  # trainer.evaluate()/predict() without train()
             self.job.begin("eval", "evaluation")
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

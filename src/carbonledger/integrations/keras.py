@@ -59,7 +59,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
     # -- fit and epochs ---------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._fitting = True
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("fit")
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -82,7 +82,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
 
     # -- evaluation and prediction ----------------------------------------------------------
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("evaluation")
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
@@ -91,7 +91,7 @@ class CarbonLedgerCallback(Callback):  # type: ignore[misc, unused-ignore]
             self.job.stop()
 
     def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.job.start()
+        self.job.start(wait=False)
         self.job.begin("predict")
 
     def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:

@@ -98,9 +98,11 @@ class Sampler:
         self.reads = 0
 
     # -- public -------------------------------------------------------------------
-    def start(self) -> None:
-        """Take the first read now, then sample in the background."""
-        self.read_now()
+    def start(self, *, first_read: bool = True) -> None:
+        """Take the first read now (unless ``first_read`` is off: the caller took it with
+        :meth:`read_now`), then sample in the background."""
+        if first_read:
+            self.read_now()
         self._thread = threading.Thread(target=self._loop, name="carbonledger-sampler", daemon=True)
         self._thread.start()
 

@@ -332,7 +332,7 @@ def probe(
     entry = None
     if cpu_name is not None:
         entry = table.match(cpu_name) if table is not None else match_bundled(cpu_name)
-    share = virt.detect_host_share(
+    share = virt.cached_host_share(
         ctx.sysfs_root,
         proc,
         cpu_model_key=entry.key if entry is not None else None,

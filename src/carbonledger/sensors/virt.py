@@ -29,6 +29,8 @@ import io
 import math
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -46,6 +48,7 @@ __all__ = [
     "HostShare",
     "VcpuCoefficients",
     "Virtualization",
+    "cached_host_share",
     "cgroup_cpu_limit",
     "cgroup_cpu_times",
     "cgroup_usage_s",
@@ -536,3 +539,39 @@ def detect_host_share(
     if threads is not None and vcpus is not None and virt.is_vm and threads < vcpus:
         threads, basis = float(vcpus), f"{basis}, raised to the VM's own vCPUs"
     return HostShare(virt, vcpus, limit, threads, basis)
+
+
+# The host facts of the real /sys and /proc, remembered for a while: the virtualization and
+# the host's size do not change within a process, a cgroup CPU limit rarely does, and a
+# start reads them twice (the CPU model's probe, the run's host facts).
+HOST_SHARE_TTL_S = 60.0
+_REAL_ROOTS = (Path("/sys"), Path("/proc"))
+_share_cache: dict[str | None, tuple[float, HostShare]] = {}
+_share_lock = threading.Lock()
+
+
+def cached_host_share(
+    sysfs_root: Path = Path("/sys"),
+    proc_root: Path = Path("/proc"),
+    *,
+    cpu_model_key: str | None = None,
+    cpuinfo_path: Path | None = None,
+) -> HostShare:
+    """:func:`detect_host_share`, remembered for :data:`HOST_SHARE_TTL_S` seconds when it
+    reads the real ``/sys`` and ``/proc`` (other roots, as tests give, are read each time)."""
+    real = (Path(sysfs_root), Path(proc_root)) == _REAL_ROOTS and (
+        cpuinfo_path is None or Path(cpuinfo_path) == Path(proc_root) / "cpuinfo"
+    )
+    if not real:
+        return detect_host_share(
+            sysfs_root, proc_root, cpu_model_key=cpu_model_key, cpuinfo_path=cpuinfo_path
+        )
+    now = time.monotonic()
+    with _share_lock:
+        hit = _share_cache.get(cpu_model_key)
+    if hit is not None and now - hit[0] < HOST_SHARE_TTL_S:
+        return hit[1]
+    share = detect_host_share(sysfs_root, proc_root, cpu_model_key=cpu_model_key)
+    with _share_lock:
+        _share_cache[cpu_model_key] = (now, share)
+    return share
