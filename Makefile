@@ -32,7 +32,7 @@ test: setup
 	$(PYTEST) -n auto
 
 # the fast loop while editing: everything but the slow tests (tests/conftest.py lists them:
-# real engines, frameworks, subprocesses, matplotlib, the CLI fuzzer), with few examples per
+# real engines, frameworks, subprocesses, the CLI fuzzer), with few examples per
 # property test. 15-16 s on a 2-core machine at load 1-2; see README (Development).
 test-fast: setup
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) HYPOTHESIS_PROFILE=fast $(PYTEST) -m "not slow" -n $(FAST_WORKERS)
