@@ -207,7 +207,8 @@ _warm_thread: threading.Thread | None = None
 def _warm() -> None:
     """Import what a start and the first footprint need, and list the sensor plug-ins, on
     a thread of its own (once per process): work that would otherwise run in the training
-    loop's first hook. Side-effect free: nothing is opened or read."""
+    loop's first hook. No sensor, ledger or file is opened for writing: it only imports,
+    lists plug-ins, builds the zone index and reads the host facts a start would read."""
     global _warm_thread
     with _warm_lock:
         if _warm_thread is not None:
