@@ -9,7 +9,9 @@
    (a day is 24): 64 x 8 runs (one per rank; local rank 0 measures the node's 8 GPUs and
    its CPU, the others are standby), an hourly intensity series kept with every run (so
    pricing is time-aligned), sample times off the hour by 0.37 s (so a sample crosses
-   every hour's end). The ledger (SQLite file, or ``--ledger postgresql://...``) is
+   every hour's end); the job starts on a whole UTC hour, as provider series do, so the
+   store answers from the sums it keeps per 300 s cell (``--unaligned``: 800 s later, so
+   it scans every sample instead). The ledger (SQLite file, or ``--ledger postgresql://...``) is
    written in bulk: runs through the ledger API, samples with ``executemany`` /
    ``COPY`` in large batches (the schema's own columns; the tracker's path is measured
    by ``ledger_ingest.py``). Timed in a fresh process each: ``job_footprint`` alone, and
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 
 NODES, GPUS = 64, 8
-T0 = 1_700_000_000.0
+T0 = 1_699_999_200.0  # a whole UTC hour, as provider series are (--unaligned: 800 s later)
 OFFSET_S = 0.37
 KEY = "bench"
 
@@ -61,17 +63,21 @@ def tracker_cpu(seconds: float) -> float:
     return 100.0 * (cpu1 - cpu0) / (wall1 - wall0)
 
 
-def build(url: str, hours: float, nodes: int = NODES, gpus: int = GPUS) -> int:
-    """Write the job into the ledger at ``url``; the number of samples."""
+def build(
+    url: str, hours: float, nodes: int = NODES, gpus: int = GPUS, shift_s: float = 0.0
+) -> int:
+    """Write the job into the ledger at ``url``; the number of samples. ``shift_s``
+    moves the whole job (and its series) off the whole hour."""
+    t0 = T0 + shift_s
     from carbonledger.intensity.series import IntensitySeries
     from carbonledger.records import Component, JobInfo, RunRecord, RunStatus, Scope
     from carbonledger.sensors.fake import fake_device
     from carbonledger.store import open_ledger
 
     steps = int(hours * 3600)
-    end = T0 + OFFSET_S + steps
+    end = t0 + OFFSET_S + steps
     series = IntensitySeries(
-        times=tuple(T0 + 3600.0 * h for h in range(int(hours) + 2)),
+        times=tuple(t0 + 3600.0 * h for h in range(int(hours) + 2)),
         values_g_per_kwh=tuple(40.0 + 5.0 * (h % 24) for h in range(int(hours) + 2)),
         zone="FR",
         last_step_s=3600.0,
@@ -87,7 +93,7 @@ def build(url: str, hours: float, nodes: int = NODES, gpus: int = GPUS) -> int:
                 name="train",
                 phase="training",
                 status=RunStatus.RUNNING,
-                started_at=T0,
+                started_at=t0,
                 ended_at=None,
                 scope=Scope.MACHINE,
                 zone="FR",
@@ -104,7 +110,7 @@ def build(url: str, hours: float, nodes: int = NODES, gpus: int = GPUS) -> int:
     def rows(n: int) -> object:
         run_id = f"r{n:03d}0"
         for k in range(steps):
-            a = T0 + OFFSET_S + k
+            a = t0 + OFFSET_S + k
             for i, d in enumerate(ids):
                 e = 250.0 + 10.0 * i + (k % 17)
                 yield (run_id, d, a, a + 1.0, e, e)
@@ -198,6 +204,11 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="reuse/keep --ledger (built once)")
     p.add_argument("--reference", action="store_true", help="also time sample by sample")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument(
+        "--unaligned",
+        action="store_true",
+        help="series off the whole hour (the store scans samples instead of its kept cells)",
+    )
     args = p.parse_args()
     if args.seconds > 0:
         print(
@@ -212,7 +223,7 @@ def main() -> None:
             path = Path(url.removeprefix("sqlite://"))
             if not (args.keep and _has_job(url)):
                 start = time.perf_counter()
-                rows = build(url, hours)
+                rows = build(url, hours, shift_s=800.0 if args.unaligned else 0.0)
                 print(f"built {hours:g} h: {rows} samples in {time.perf_counter() - start:.0f} s")
             size = (
                 "" if url.startswith("postgresql://") else f", {path.stat().st_size / 1e9:.2f} GB"

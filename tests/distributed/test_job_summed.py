@@ -35,6 +35,18 @@ from carbonledger.store.device_hours import device_steps, steps_from_device_samp
 from carbonledger.store.sqlite import SqliteLedger
 
 T0 = 1_700_000_000.0
+HOUR_ALIGNED_T0 = 1_699_999_200.0  # a whole UTC hour: series on it are read from kept cells
+
+
+@pytest.fixture(autouse=True, params=["unaligned", "hour-aligned"])
+def origin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> float:
+    """Each test twice: times off the kept cells' grid (the store scans the samples) and
+    on it (the store sums its kept 300 s cells)."""
+    value = T0 if request.param == "unaligned" else HOUR_ALIGNED_T0
+    monkeypatch.setitem(globals(), "T0", value)
+    return value
+
+
 GPU = fake_device("nvml:GPU-aaaa", Component.GPU, uncertainty_rel=0.05)
 CPU = fake_device("rapl:package-0", Component.CPU, uncertainty_rel=0.05)
 
@@ -275,6 +287,39 @@ def test_device_steps_equal_the_reference(ledger: Ledger) -> None:
                 assert sorted(s.t_start for s in g.steps.rest) == sorted(
                     s.t_start for s in w.steps.rest
                 )
+
+
+@pytest.mark.parametrize("origin", ["hour-aligned"], indirect=True)
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_aligned_series_are_read_from_kept_cells(
+    store: str, origin: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonledger.store import device_hours
+
+    assert origin == HOUR_ALIGNED_T0
+
+    def no_scan(*args: Any) -> Any:
+        raise AssertionError("scanned every sample although the kept cells would do")
+
+    monkeypatch.setattr(device_hours, "_sqlite_rows", no_scan)
+    monkeypatch.setattr(device_hours, "_postgres_rows", no_scan)
+    led = _sqlite(tmp_path) if store == "sqlite" else _postgres(tmp_path)
+    try:
+        series = _series("FR", T0 - 1800, 3, step_s=1800.0)
+        _run(led, "c-0", "n1", 0, T0, T0 + 3000.3, series=series)
+        _run(led, "c-1", "n1", 1, T0, T0 + 3000.3, series=series, devices=())
+        _samples(led, "c-0", T0 + 0.3, T0 + 3000.3, step=1.0)
+        _same(led)
+        for bounds in (None, (T0 - 1800, T0, T0 + 1800, T0 + 3600)):
+            got = device_steps(led, ["c-0"], bounds)
+            want = steps_from_device_samples("c-0", led.samples("c-0"), bounds)
+            for (_, d), g in got.items():
+                _close(vars(g)["energy_j"], vars(want[d])["energy_j"])
+                if bounds is not None:
+                    assert g.steps is not None and want[d].steps is not None
+                    _close(dict(g.steps.steps), dict(want[d].steps.steps))
+    finally:
+        led.close()
 
 
 def test_postgres_sums_read_no_sample() -> None:

@@ -178,6 +178,89 @@ def test_a_healthy_ledger_passes_the_check(tmp_path: Path) -> None:
         assert len(led.list_runs()) == 3
 
 
+def _job_ledger(path: Path, start: float) -> None:
+    """A two-rank job whose measurer wrote 2,000 samples, priced by an hourly series."""
+    from dataclasses import replace
+
+    from carbonledger.intensity.series import IntensitySeries
+    from carbonledger.records import JobInfo
+
+    series = IntensitySeries(
+        times=(start, start + 3600.0), values_g_per_kwh=(50.0, 60.0), zone="FR"
+    )
+    with open_ledger(path) as led:
+        for local in (0, 1):
+            run = replace(
+                make_run(f"{local:02d}" + "cd" * 15, started_at=start),
+                job=JobInfo("j", "node-a", local, local, 0, "slurm"),
+            )
+            led.create_run(run, DEVICES if local == 0 else [])
+            led.put_series(run.run_id, series)  # type: ignore[attr-defined]
+            if local == 0:
+                led.append_samples(
+                    run.run_id,
+                    [
+                        Sample("rapl:package-0", start + k + 0.5, start + k + 1.5, 10.0, 5.0)
+                        for k in range(2000)
+                    ],
+                    heartbeat_at=start + 2000,
+                )
+            led.finish_run(run.run_id, RunStatus.COMPLETED, start + 2000.5)
+
+
+def _damage_a_samples_page(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    leaves = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'samples' AND pagetype = 'leaf' ORDER BY 1"
+        )
+    ]
+    conn.close()
+    assert len(leaves) > 3
+    data = bytearray(path.read_bytes())
+    n = leaves[len(leaves) // 2] - 1
+    data[n * page : (n + 1) * page] = os.urandom(page)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_job_checks_the_tables_it_reads_and_names_damage_in_the_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], aligned: bool
+) -> None:
+    """``carbonledger job`` checks every table but the samples before answering (a job is
+    priced from the sums kept beside them: a whole-file check of a day of a large job
+    takes longer than the answer). A series on whole hours is priced from the kept sums,
+    so a damaged samples page does not change the answer; one off the hour makes the job
+    read its samples, and the damage is then one line and exit 3, as everywhere."""
+    path = tmp_path / "ledger.sqlite"
+    _job_ledger(path, 1_699_999_200.0 if aligned else 1_700_000_000.0)
+    assert main(["job", "j", "--json", "--no-sacct", "--ledger", str(path)]) == 0
+    before = capsys.readouterr().out
+    _damage_a_samples_page(path)
+    with pytest.raises(LedgerError, match="damaged"):
+        open_ledger(str(path), verify=True)  # the whole-file check sees it
+    code = main(["job", "j", "--json", "--no-sacct", "--ledger", str(path)])
+    out, err = capsys.readouterr()
+    if aligned:
+        assert code == 0 and out == before, err
+    else:
+        assert code == 3 and out == ""
+        assert len(err.strip().splitlines()) == 1 and str(path) in err, err
+        assert "malformed" in err or "damaged" in err, err
+
+
+def test_a_check_of_named_tables_refuses_an_unknown_name(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    _ledger_with_runs(path)
+    with open_ledger(str(path), verify=("runs", "sample_cells")) as led:
+        led.check(tables=("devices",))
+        with pytest.raises(ValueError, match="no table nope"):
+            led.check(tables=("nope",))
+
+
 # -- issue 9, defect 6: names from any byte string ------------------------------------
 def test_a_run_named_with_invalid_utf8_is_kept(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.sqlite"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,12 @@ def add_ledger_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_ledger_for_reading(settings: Settings) -> Ledger:
-    """The configured ledger, checked for damage first (LedgerError, exit 3, if damaged)."""
+def open_ledger_for_reading(settings: Settings, tables: Sequence[str] | None = None) -> Ledger:
+    """The configured ledger, checked for damage first (LedgerError, exit 3, if damaged):
+    the whole file, or only ``tables`` for a command that reads only those."""
     from carbonledger.store import open_ledger
 
-    return open_ledger(settings.ledger_url, verify=True)
+    return open_ledger(settings.ledger_url, verify=True if tables is None else tuple(tables))
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:

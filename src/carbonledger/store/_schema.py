@@ -18,6 +18,7 @@ from carbonledger.errors import LedgerError
 
 __all__ = [
     "APPLICATION_ID",
+    "CELL_S",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TABLES",
@@ -273,6 +274,114 @@ _V5_SAMPLE_TOTALS: tuple[str, ...] = (
 )
 """Per-run sums of the samples, kept as samples are written (see above)."""
 
+# v6: per run, device and 300 s cell of UTC time, sums of the samples, kept by triggers
+# as samples are written, so a job's energy per hour of an intensity series is read from
+# a few rows per device-hour instead of every sample (store/device_hours.py). A cell is
+# floor(t_start / CELL_S); ``z`` marks samples lasting no time (counted apart) and ``a``
+# the one sample that crosses its cell's end (kept apart: it is priced exactly). Changed
+# or removed samples mark the run's cells ``stale`` and ``bad`` counts samples the decoder
+# would refuse: readers then read the samples themselves.
+CELL_S = 300.0
+"""Width of a kept sample cell, in seconds (divides every hour and every 5, 15, 30 min)."""
+
+
+def _cell(t: str) -> str:
+    """floor(t / CELL_S) as an integer, without SQLite's optional maths functions."""
+    x = f"({t} / {CELL_S!r})"
+    return f"(CAST({x} AS INTEGER) - ({x} < CAST({x} AS INTEGER)))"
+
+
+def _cell_keys(row: str) -> tuple[str, str, str]:
+    """(z, cell, a) of a sample row as SQL (``row`` prefixes the columns)."""
+    a, b = f"{row}t_start", f"{row}t_end"
+    z = f"({b} <= {a})"
+    cell = _cell(a)
+    crosses = f"(({b} <= {a}) IS NOT 1 AND {b} > ({cell} + 1) * {CELL_S!r})"
+    return z, cell, crosses
+
+
+def _cell_sql() -> tuple[str, ...]:
+    z, cell, crosses = _cell_keys("NEW.")
+    bz, bcell, bcrosses = _cell_keys("")
+    dur = "NEW.t_end - NEW.t_start"
+    return (
+        """
+    CREATE TABLE sample_cells (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        z INTEGER NOT NULL,
+        cell INTEGER NOT NULL,
+        a INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        duration_s REAL NOT NULL,
+        t_min REAL,
+        t_max REAL,
+        host_energy_j REAL,
+        covered_s REAL NOT NULL,
+        energy_j REAL,
+        missing INTEGER NOT NULL,
+        known_s REAL NOT NULL,
+        nonzero INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        stale INTEGER NOT NULL,
+        PRIMARY KEY (run_id, device_id, z, cell, a)
+    ) WITHOUT ROWID
+    """,
+        f"""
+    INSERT INTO sample_cells
+    SELECT run_id, device_id, z, c, a, COUNT(*), TOTAL(t_end - t_start), MIN(t_start),
+        MAX(t_end), SUM(host_energy_j),
+        TOTAL(CASE WHEN host_energy_j IS NOT NULL THEN t_end - t_start END), SUM(energy_j),
+        COUNT(*) - COUNT(energy_j),
+        TOTAL(CASE WHEN energy_j IS NOT NULL THEN t_end - t_start END),
+        COUNT(CASE WHEN energy_j != 0 THEN 1 END), SUM({bad_sample()} IS 1), 0
+    FROM (SELECT *, {bz} IS 1 AS z, {bcell} AS c, {bcrosses} IS 1 AS a FROM samples
+        WHERE run_id IN (SELECT run_id FROM runs))
+    GROUP BY run_id, device_id, z, c, a
+    """,
+        f"""
+    CREATE TRIGGER sample_cells_insert AFTER INSERT ON samples BEGIN
+        INSERT INTO sample_cells VALUES (
+            NEW.run_id, NEW.device_id, {z} IS 1, {cell}, {crosses} IS 1, 1, {dur},
+            NEW.t_start, NEW.t_end, NEW.host_energy_j,
+            CASE WHEN NEW.host_energy_j IS NOT NULL THEN {dur} ELSE 0.0 END,
+            NEW.energy_j, NEW.energy_j IS NULL,
+            CASE WHEN NEW.energy_j IS NOT NULL THEN {dur} ELSE 0.0 END,
+            NEW.energy_j != 0 IS 1, {bad_sample("NEW.")} IS 1, 0)
+        ON CONFLICT (run_id, device_id, z, cell, a) DO UPDATE SET
+            samples = samples + 1,
+            duration_s = duration_s + excluded.duration_s,
+            t_min = MIN(t_min, excluded.t_min),
+            t_max = MAX(t_max, excluded.t_max),
+            host_energy_j = CASE WHEN excluded.host_energy_j IS NULL THEN host_energy_j
+                WHEN host_energy_j IS NULL THEN excluded.host_energy_j
+                ELSE host_energy_j + excluded.host_energy_j END,
+            covered_s = covered_s + excluded.covered_s,
+            energy_j = CASE WHEN excluded.energy_j IS NULL THEN energy_j
+                WHEN energy_j IS NULL THEN excluded.energy_j
+                ELSE energy_j + excluded.energy_j END,
+            missing = missing + excluded.missing,
+            known_s = known_s + excluded.known_s,
+            nonzero = nonzero + excluded.nonzero,
+            bad = bad + excluded.bad;
+    END
+    """,
+        """
+    CREATE TRIGGER sample_cells_update AFTER UPDATE ON samples BEGIN
+        UPDATE sample_cells SET stale = 1 WHERE run_id IN (OLD.run_id, NEW.run_id);
+    END
+    """,
+        """
+    CREATE TRIGGER sample_cells_delete AFTER DELETE ON samples BEGIN
+        UPDATE sample_cells SET stale = 1 WHERE run_id = OLD.run_id;
+    END
+    """,
+    )
+
+
+_V6_SAMPLE_CELLS = _cell_sql()
+"""Per-run, per-device, per-cell sums of the samples, kept as samples are written."""
+
 Step = str | Callable[[sqlite3.Connection], None]
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     _V1,
@@ -280,6 +389,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     _V3,
     _V4_REQUESTS,
     _V5_SAMPLE_TOTALS,
+    _V6_SAMPLE_CELLS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = (
@@ -292,6 +402,7 @@ TABLES = (
     "attachments",
     "requests",
     "sample_totals",
+    "sample_cells",
 )
 """The tables a current ledger has; one missing means the file was damaged."""
 

@@ -45,6 +45,7 @@ from carbonledger.store._rows import (
     encode_span,
     loads_blob,
 )
+from carbonledger.store._schema import CELL_S
 from carbonledger.store.base import BadRowHandler, MetricValue, warn_bad_row
 from carbonledger.store.liveness import DEFAULT_STALE_AFTER_S, tracker_gone
 from carbonledger.store.postgres_aggregates import PgAggregates
@@ -221,7 +222,107 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX runs_by_job ON runs (job_key, started_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: per run, device and 300 s cell of UTC time, sums of the samples, kept as samples
+# are written (a statement trigger over the inserted rows, so COPY and merges alike), read
+# by store/device_hours.py; the same cells as the SQLite ledger's schema v6 (see there).
+# Changed or removed samples mark the run's cells stale; ``bad`` counts samples with a
+# time that is not finite or an energy that is negative or not finite.
+_CELL = f"floor(t_start / {CELL_S!r})"
+_BAD = (
+    "(NOT (t_start > '-Infinity' AND t_start < 'Infinity' AND t_end > '-Infinity' "
+    "AND t_end < 'Infinity') OR energy_j < 0 OR energy_j >= 'Infinity' "
+    "OR host_energy_j < 0 OR host_energy_j >= 'Infinity')"
+)
+_CELL_ROWS = (
+    "SELECT run_id, device_id, z, c, a, COUNT(*), COALESCE(SUM(t_end - t_start), 0), "
+    "MIN(t_start), MAX(t_end), SUM(host_energy_j), "
+    "COALESCE(SUM(t_end - t_start) FILTER (WHERE host_energy_j IS NOT NULL), 0), "
+    "SUM(energy_j), COUNT(*) - COUNT(energy_j), "
+    "COALESCE(SUM(t_end - t_start) FILTER (WHERE energy_j IS NOT NULL), 0), "
+    "COUNT(*) FILTER (WHERE energy_j <> 0), COUNT(*) FILTER (WHERE bad), false FROM ("
+    f"SELECT *, (NOT z AND t_end > (c + 1) * {CELL_S!r}) AS a FROM ("
+    f"SELECT run_id, device_id, t_start, t_end, host_energy_j, energy_j, "
+    f"(t_end <= t_start) IS TRUE AS z, {_CELL} AS c, {_BAD} IS TRUE AS bad "
+    "FROM {source}) q) p GROUP BY run_id, device_id, z, c, a"
+)
+_V3_SAMPLE_CELLS: tuple[str, ...] = (
+    """
+    CREATE TABLE sample_cells (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        z BOOLEAN NOT NULL,
+        cell DOUBLE PRECISION NOT NULL,
+        a BOOLEAN NOT NULL,
+        samples BIGINT NOT NULL,
+        duration_s DOUBLE PRECISION NOT NULL,
+        t_min DOUBLE PRECISION,
+        t_max DOUBLE PRECISION,
+        host_energy_j DOUBLE PRECISION,
+        covered_s DOUBLE PRECISION NOT NULL,
+        energy_j DOUBLE PRECISION,
+        missing BIGINT NOT NULL,
+        known_s DOUBLE PRECISION NOT NULL,
+        nonzero BIGINT NOT NULL,
+        bad BIGINT NOT NULL,
+        stale BOOLEAN NOT NULL,
+        PRIMARY KEY (run_id, device_id, z, cell, a)
+    )
+    """,
+    f"INSERT INTO sample_cells {_CELL_ROWS.format(source='samples')}",
+    f"""
+    CREATE FUNCTION carbonledger_sample_cells_add() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO sample_cells AS k
+        {_CELL_ROWS.format(source="fresh")} ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (run_id, device_id, z, cell, a) DO UPDATE SET
+            samples = k.samples + excluded.samples,
+            duration_s = k.duration_s + excluded.duration_s,
+            t_min = LEAST(k.t_min, excluded.t_min),
+            t_max = GREATEST(k.t_max, excluded.t_max),
+            host_energy_j = CASE WHEN excluded.host_energy_j IS NULL THEN k.host_energy_j
+                WHEN k.host_energy_j IS NULL THEN excluded.host_energy_j
+                ELSE k.host_energy_j + excluded.host_energy_j END,
+            covered_s = k.covered_s + excluded.covered_s,
+            energy_j = CASE WHEN excluded.energy_j IS NULL THEN k.energy_j
+                WHEN k.energy_j IS NULL THEN excluded.energy_j
+                ELSE k.energy_j + excluded.energy_j END,
+            missing = k.missing + excluded.missing,
+            known_s = k.known_s + excluded.known_s,
+            nonzero = k.nonzero + excluded.nonzero,
+            bad = k.bad + excluded.bad;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER sample_cells_add AFTER INSERT ON samples
+    REFERENCING NEW TABLE AS fresh FOR EACH STATEMENT
+    EXECUTE FUNCTION carbonledger_sample_cells_add()
+    """,
+    """
+    CREATE FUNCTION carbonledger_sample_cells_stale() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE sample_cells SET stale = true
+        WHERE run_id IN (SELECT run_id FROM gone) AND NOT stale;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER sample_cells_stale_delete AFTER DELETE ON samples
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION carbonledger_sample_cells_stale()
+    """,
+    """
+    CREATE TRIGGER sample_cells_stale_update AFTER UPDATE ON samples
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION carbonledger_sample_cells_stale()
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3_SAMPLE_CELLS)
 """``MIGRATIONS[i]`` takes the database from version ``i`` to ``i + 1``; append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -809,7 +910,7 @@ def open_postgres_url(
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     pool_size: int = DEFAULT_POOL_SIZE,
-    verify: bool = False,
+    verify: bool | Sequence[str] = False,
     **_sqlite_only: Any,
 ) -> PostgresLedger:
     """The registry's factory for ``postgresql://`` and ``postgres://`` URLs.

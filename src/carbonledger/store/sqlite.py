@@ -12,7 +12,8 @@ the ledger writes that conclusion back so every later read agrees.
 
 Damage is detected and said once: sqlite3's "malformed" errors become "ledger PATH is
 damaged", a current ledger missing one of its tables is refused on open, and
-``verify=True`` (what reading commands use) also runs ``PRAGMA quick_check``.
+``verify=True`` (what reading commands use) also runs ``PRAGMA quick_check``; a sequence
+of table names checks only those (a command that reads only those tables).
 
 The ledger is put together from parts with one job each: the connection and its retries
 (``sqlite_conn``), writes (``sqlite_writes``), reads (``sqlite_reads``), sums over
@@ -23,6 +24,7 @@ run's requests (``sqlite_requests``).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -88,7 +90,7 @@ def open_sqlite(
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
     retry_s: float = DEFAULT_RETRY_S,
-    verify: bool = False,
+    verify: bool | Sequence[str] = False,
 ) -> SqliteLedger:
     """Open (creating it and its parent folders if needed) the ledger at ``path``."""
     path = Path(path).expanduser()

@@ -13,7 +13,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -57,7 +57,7 @@ class SqliteConnection:
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         retry_s: float = DEFAULT_RETRY_S,
-        verify: bool = False,
+        verify: bool | Sequence[str] = False,
     ) -> None:
         self.path = Path(path).expanduser()
         self.stale_after_s = float(stale_after_s)
@@ -88,7 +88,7 @@ class SqliteConnection:
             self.close()
             raise
 
-    def _setup(self, *, verify: bool) -> None:
+    def _setup(self, *, verify: bool | Sequence[str]) -> None:
         def configure(conn: sqlite3.Connection) -> str:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
             _schema.read_version(conn)  # fails early on a file that is not a database
@@ -118,18 +118,31 @@ class SqliteConnection:
                 f"ledger {self.path} is damaged: table {', '.join(missing)} is missing "
                 "(restore it from a backup)"
             )
-        if verify:
+        if verify is True:
             self.check()
+        elif verify:
+            self.check(tables=verify)
 
-    def check(self) -> None:
+    def check(self, tables: Sequence[str] | None = None) -> None:
         """Run SQLite's ``quick_check``; LedgerError "ledger PATH is damaged" on a problem.
 
         It reads the whole file (about a second per few hundred MB): reading commands use
-        it, a tracker starting a run does not.
+        it, a tracker starting a run does not. ``tables`` limits it to those tables and
+        their indexes (a command that reads only those; pages it does not check still
+        raise LedgerError when read).
         """
+        unknown = [t for t in tables or () if t not in _schema.TABLES]
+        if unknown:
+            raise ValueError(f"no table {', '.join(unknown)} in a ledger")
+        pragmas = (
+            ["PRAGMA quick_check(100)"]
+            if tables is None
+            else [f"PRAGMA quick_check({t})" for t in tables]
+        )
 
         def quick_check(conn: sqlite3.Connection) -> list[str]:
-            return [str(r[0]) for r in conn.execute("PRAGMA quick_check(100)")]
+            lines = [str(r[0]) for pragma in pragmas for r in conn.execute(pragma)]
+            return [line for line in lines if line != "ok"] or ["ok"]
 
         # a row that breaks a CHECK or NOT NULL rule is one bad row, which readers skip
         # and report; damage is what is left (pages, indexes, structure)
