@@ -98,14 +98,25 @@ def render_text(d: dict[str, Any]) -> str:
         )
         for dev in n["devices"]:
             gap = dev.get("gap_s")
+            filled = dev.get("gap_filled_kwh")
             lines.append(
                 f"    {cell(dev['device'], 48)} {format_energy_kwh(dev['energy_kwh'])}"
-                + (f" (unmeasured {gap:.0f} s)" if gap and gap >= 1 else "")
+                + (
+                    f" (unmeasured {gap:.0f} s: {format_energy_kwh(filled)} of it modelled)"
+                    if gap and gap >= 1 and filled
+                    else f" (unmeasured {gap:.0f} s)"
+                    if gap and gap >= 1
+                    else ""
+                )
             )
+
+    def span_energy(s: dict[str, Any]) -> str:
+        if s["energy_kwh"] is None and s.get("known_energy_kwh") is not None:
+            return f"unknown (at least {format_energy_kwh(s['known_energy_kwh'])})"
+        return format_energy_kwh(s["energy_kwh"])
+
     for r in d["ranks"]:
-        spans = ", ".join(
-            f"{cell(s['path'], 30)} {format_energy_kwh(s['energy_kwh'])}" for s in r["spans"][:5]
-        )
+        spans = ", ".join(f"{cell(s['path'], 30)} {span_energy(s)}" for s in r["spans"][:5])
         more = f" (+{len(r['spans']) - 5} more)" if len(r["spans"]) > 5 else ""
         lines.append(
             f"  rank {r['rank'] if r['rank'] is not None else '-'} (local "

@@ -107,7 +107,11 @@ class JobFootprint:
 
     @property
     def embodied_g(self) -> float | None:
-        return self._sum(lambda f: f.embodied_g or 0.0)
+        """The nodes' embodied emissions counted (None when no node counted any, as a
+        run's; a node that counted none adds nothing, as it adds nothing to the total,
+        and its warnings say why)."""
+        known = [n.footprint.embodied_g for n in self.nodes if n.footprint.embodied_g is not None]
+        return math.fsum(known) if known else None
 
     @property
     def total_g(self) -> float | None:
@@ -185,12 +189,7 @@ class JobFootprint:
                         "total_kgco2e": pair(n.footprint.total_interval_g, kg),
                     },
                     "devices": [
-                        {
-                            **c.to_dict(),
-                            "gap_s": n.gaps_s.get(c.device),
-                            "gap_filled_kwh": kwh(n.filled_j.get(c.device)),
-                            "measured_by": n.measured_by.get(c.device, []),
-                        }
+                        {**c.to_dict(), **_device_split(n, c.device, c.energy_j)}
                         for c in n.footprint.components
                     ],
                     "embodied": [e.to_dict() for e in n.footprint.embodied],
@@ -214,6 +213,34 @@ class JobFootprint:
             "scheduler": self.scheduler,
             "warnings": list(self.warnings),
         }
+
+
+_NOTED_GAP_S = 0.001
+"""Gaps shorter than this (rounding of sample times) are filled without a note."""
+
+
+def _gap_note(node: str, device_id: str, gap_s: float, filled_j: float) -> str:
+    return (
+        f"{node}: nobody measured {device_id} for {gap_s:.3g} s of the job (before the "
+        "measurer's first reading, or between a measurer stopping and a standby taking "
+        f"over); {filled_j:.3g} J were modelled there at its mean measured power (in the "
+        "interval at ±100 %)"
+    )
+
+
+def _device_split(node: NodeFootprint, device_id: str, energy_j: float | None) -> dict[str, Any]:
+    """A device's gap, and how much of its energy was measured and how much modelled for
+    the time nobody measured it (its ``method`` names how the measured part was got)."""
+    filled = node.filled_j.get(device_id)
+    measured = None if energy_j is None else max(0.0, energy_j - (filled or 0.0))
+    share = None if measured is None or not energy_j else measured / energy_j
+    return {
+        "gap_s": node.gaps_s.get(device_id),
+        "gap_filled_kwh": None if filled is None else filled / J_PER_KWH,
+        "measured_kwh": None if measured is None else measured / J_PER_KWH,
+        "measured_share": share,
+        "measured_by": node.measured_by.get(device_id, []),
+    }
 
 
 def job_runs(ledger: Ledger, key: str) -> list[RunRecord]:
@@ -546,13 +573,8 @@ def _summed_node(
             fill = fill_samples(device_id, power_w, fill_stretches(blocks, start, last))
         gaps[device_id] = math.fsum(s.duration_s for s in fill)
         filled[device_id] = math.fsum(s.energy_j or 0.0 for s in fill)
-        if fill:
-            notes.append(
-                f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
-                "job (before the measurer's first reading, or between a measurer "
-                f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
-                "modelled there at its mean measured power (in the interval at ±100 %)"
-            )
+        if fill and gaps[device_id] >= _NOTED_GAP_S:
+            notes.append(_gap_note(node, device_id, gaps[device_id], filled[device_id]))
         elif not groups and interval_s > 0:
             gaps[device_id] = max(0.0, last - start)
         if groups or fill:
@@ -632,13 +654,8 @@ def _node_sample_by_sample(
                 f"{node}: {device_id} was measured by two processes at once for "
                 f"{tl.overlap_s:.1f} s; counted once"
             )
-        if fill:
-            notes.append(
-                f"{node}: nobody measured {device_id} for {gaps[device_id]:.1f} s of the "
-                "job (before the measurer's first reading, or between a measurer "
-                f"stopping and a standby taking over); {filled[device_id]:.1f} J were "
-                "modelled there at its mean measured power (in the interval at ±100 %)"
-            )
+        if fill and gaps[device_id] >= _NOTED_GAP_S:
+            notes.append(_gap_note(node, device_id, gaps[device_id], filled[device_id]))
         elif not tl.samples and interval_s > 0:
             gaps[device_id] = max(0.0, last - start)
     return _NodeFacts(
@@ -706,12 +723,16 @@ def _rank_row(
                     filled = filled or value is not None
             energy[device_id] = value
         known = [v for v in energy.values() if v is not None]
+        unknown = sorted(d for d, v in energy.items() if v is None)
         rows.append(
             {
                 "path": span.path,
                 "started_at": iso_utc(span.started_at),
                 "ended_at": iso_utc(span.ended_at),
-                "energy_kwh": (math.fsum(known) / J_PER_KWH) if known else None,
+                # a sum over some devices is not the span's energy: unknown if any is
+                "energy_kwh": None if unknown or not known else math.fsum(known) / J_PER_KWH,
+                "known_energy_kwh": math.fsum(known) / J_PER_KWH if known else None,
+                "unknown_devices": unknown,
                 "filled_from_measurer": filled,
             }
         )
