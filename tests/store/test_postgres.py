@@ -4,6 +4,7 @@ passwords never shown, and `carbonledger run` end to end (a throwaway server, pg
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import pytest
 from tests.engines import require_module
 from tests.store.pgserver import fresh_schema_url, shared_server
 
+from carbonledger.distributed.job import job_footprint
 from carbonledger.errors import LedgerError
-from carbonledger.records import RunStatus, Sample, SpanRecord
+from carbonledger.records import JobInfo, RunStatus, Sample, SpanRecord
 from carbonledger.store import open_ledger
 from carbonledger.store.postgres import (
     LedgerUnreachableError,
@@ -96,6 +98,9 @@ def test_carbonledger_run_end_to_end_keeps_no_password(tmp_path: Path) -> None:
     assert not list((tmp_path / "state").rglob("ledger-*.sqlite")), "spool removed once uploaded"
 
 
+T_JOB = 1_699_999_200.0  # a whole UTC hour
+
+
 @pytest.mark.slow
 def test_32_nodes_write_one_job_at_once_without_loss_or_duplicates(tmp_path: Path) -> None:
     """Each node is its own tracker link (spooling ledger, own pool) with its own host."""
@@ -107,7 +112,11 @@ def test_32_nodes_write_one_job_at_once_without_loss_or_duplicates(tmp_path: Pat
 
     def node(i: int) -> None:
         try:
-            run = contract_run(hostname=f"node-{i:02d}", tags={"job": "j1", "rank": str(i)})
+            run = contract_run(
+                hostname=f"node-{i:02d}",
+                started_at=T_JOB,
+                job=JobInfo("j1", f"node-{i:02d}", i, 0, 0, "explicit"),
+            )
             start.wait()
             led = SpoolingLedger(url, root=tmp_path / f"spool-{i}", sync_pending=False)
             try:
@@ -142,3 +151,10 @@ def test_32_nodes_write_one_job_at_once_without_loss_or_duplicates(tmp_path: Pat
             assert led.samples(run.run_id) == written[run.run_id]
             assert len(led.spans(run.run_id)) == 1
     assert not list(tmp_path.rglob("ledger-*.sqlite")), "every spool uploaded and removed"
+    # one job of 32 nodes, each counted once: its energy is every sample's, exactly
+    with open_ledger(url) as led:
+        job = job_footprint(led, "j1")
+    assert len(job.nodes) == nodes and len(job.ranks) == nodes
+    every = [s.energy_j for mine in written.values() for s in mine]
+    assert job.energy_j == pytest.approx(math.fsum(e for e in every if e is not None))
+    assert all(not n.gaps_s or max(n.gaps_s.values()) == 0 for n in job.nodes)
