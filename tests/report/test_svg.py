@@ -113,7 +113,7 @@ def test_a_plot_is_well_formed_whatever_it_is_given(
     out = plot.render()
     root = well_formed(out)
     for label in (*labels, title):
-        if "<" in label:
+        if re.search(r"<[A-Za-z/!?]", label):  # text that would open markup
             assert label not in out  # never as markup
     shown = texts(root)
     for label in labels:
