@@ -244,8 +244,17 @@ def test_job_facts_keep_what_a_row_needs(ledger_path: Path) -> None:
     with open_ledger(ledger_path) as led:
         fp = job_footprint(led, "two-nodes")
     facts = job_facts(fp)
-    assert facts == job_facts(fp.to_dict())
+    assert facts == job_facts(fp.to_dict()) == job_facts(facts)
     assert facts["nodes"] == 2 and facts["runs"] == 4 and "ranks" not in facts
+    # summarize takes the footprint itself, its JSON or its facts alike
+    runs = [{"job": {"key": "two-nodes"}}] * 4
+    rows = [summarize(runs, "job", jobs={"two-nodes": j})[0][0] for j in (fp, fp.to_dict())]
+    assert rows[0] == rows[1] == summarize(runs, "job", jobs={"two-nodes": facts})[0][0]
+    assert (
+        rows[0].job is not None
+        and rows[0].job["nodes"] == 2
+        and rows[0].warnings == tuple(fp.warnings)
+    )
 
 
 def test_cli_json_rows_equal_the_job_command(

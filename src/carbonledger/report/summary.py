@@ -221,12 +221,16 @@ def job_facts(job: Any) -> dict[str, Any]:
     kept small: figures, intervals (quadrature, and linear), warnings, node and run
     counts, time span."""
     data: Mapping[str, Any] = job if isinstance(job, Mapping) else job.to_dict()
+    if "error" in data:
+        return {"error": data["error"]}
+    nodes = data.get("nodes")
+    runs = data.get("runs", data.get("ranks"))  # facts already, or the job's JSON
     kept = {key: data.get(key) for key, _ in FIELDS}
     kept.update(
         key=data.get("key"),
         uncertainty=dict(data.get("uncertainty") or {}),
-        nodes=len(data.get("nodes") or ()),
-        runs=len(data.get("ranks") or ()),
+        nodes=nodes if isinstance(nodes, int) else len(nodes or ()),
+        runs=runs if isinstance(runs, int) else len(runs or ()),
         started_at=data.get("started_at"),
         ended_at=data.get("ended_at"),
         duration_s=data.get("duration_s"),
@@ -239,17 +243,18 @@ def summarize(
     runs: Sequence[Any],
     by: str = "phase",
     *,
-    jobs: Mapping[str, Mapping[str, Any]] | None = None,
+    jobs: Mapping[str, Any] | None = None,
 ) -> tuple[list[SummaryRow], SummaryRow]:
     """(one row per group, sorted by group with the no-group row last; the overall row).
 
     The overall row's totals are the ``fsum`` of the group totals; its ``missing`` counts
     are the sums of the groups'. ``runs`` are footprint dicts or Footprints.
 
-    By job, ``jobs`` maps a job key to its footprint (:func:`job_facts`), or to
-    ``{"error": reason}`` when it could not be computed: the job's row is that footprint,
-    not the sum of its runs (only the number of runs is read of those). A job missing
-    from ``jobs`` is summed run by run, with a warning saying why that is not its footprint.
+    By job, ``jobs`` maps a job key to its footprint (a JobFootprint, its JSON or its
+    :func:`job_facts`), or to ``{"error": reason}`` when it could not be computed: the
+    job's row is that footprint, not the sum of its runs (only the number of runs is
+    read of those). A job missing from ``jobs`` is summed run by run, with a warning
+    saying why that is not its footprint.
     """
     kind, _ = parse_group_by(by)
     groups: dict[str | None, list[Any]] = {}
@@ -257,7 +262,7 @@ def summarize(
         groups.setdefault(group_key(run, by), []).append(run)
     order = sorted(groups, key=lambda g: (g is None, g or ""))
     if kind == "job":
-        found = jobs or {}
+        found = {key: job_facts(job) for key, job in (jobs or {}).items()}
         rows = [
             replace(_row(g, groups[g]), method="sum")
             if g is None
