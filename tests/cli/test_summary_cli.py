@@ -27,7 +27,7 @@ def ledger_path(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("by", ["phase", "name", "tag:team", "day"])
+@pytest.mark.parametrize("by", ["phase", "name", "tag:team", "day", "job"])
 def test_json_totals_add_up(ledger_path: Path, capsys: pytest.CaptureFixture[str], by: str) -> None:
     assert main(["summary", "--by", by, "--json", "--ledger", str(ledger_path)]) == 0
     data = json.loads(capsys.readouterr().out)

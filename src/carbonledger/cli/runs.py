@@ -59,8 +59,8 @@ def handle_runs(args: argparse.Namespace) -> int:
         rows = (_row(run, fp, error) for run, fp, error in priced)
         if args.json:
             _stream_json(rows)
-        else:
-            _print_table(rows, settings.ledger_url)
+        else:  # a job column only when a listed run is a rank of a job
+            _print_table(rows, settings.ledger_url, jobs=any(r.job is not None for r in page))
     finally:
         ledger.close()
     return 0
@@ -143,7 +143,23 @@ def _indented(value: Any, indent: str) -> str:
     return ("\n" + indent).join(dumps(value).split("\n"))
 
 
-def _print_table(rows: Iterator[dict[str, Any]], where: str) -> None:
+def _job_cell(job: dict[str, Any] | None) -> str:
+    """``KEY rN`` (rank N; ``lN`` local rank when the global one is unknown), ``/tN``
+    after a restart; ``-`` for a run of no job."""
+    if job is None:
+        return "-"
+    rank = job.get("rank")
+    local = job.get("local_rank")
+    where = f"r{rank}" if rank is not None else (f"l{local}" if local is not None else "r?")
+    restart = job.get("restart") or 0
+    tail = f" {where}" + (f"/t{restart}" if restart else "")
+    return cell(job.get("key"), JOB_WIDTH - len(tail)) + tail
+
+
+JOB_WIDTH = 24
+
+
+def _print_table(rows: Iterator[dict[str, Any]], where: str, *, jobs: bool = False) -> None:
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
 
     errors: list[dict[str, Any]] = []
@@ -152,7 +168,7 @@ def _print_table(rows: Iterator[dict[str, Any]], where: str) -> None:
         if not header:
             print(
                 f"{'run':<12}  {'name':<24} {'phase':<15} {'status':<11} "
-                f"{'started (UTC)':<20} {'energy':>12} {'carbon':>14}"
+                f"{'started (UTC)':<20} {'energy':>12} {'carbon':>14}" + ("  job" if jobs else "")
             )
             header = True
         started = (r["started_at"] or "")[:19].replace("T", " ")
@@ -161,6 +177,7 @@ def _print_table(rows: Iterator[dict[str, Any]], where: str) -> None:
             f"{r['status']:<11} "
             f"{started:<20} {format_energy_kwh(r['energy_kwh']):>12} "
             f"{format_mass_kg(r['total_kgco2e']):>14}"
+            + (f"  {_job_cell(r['job'])}" if jobs else "")
         )
         if "error" in r:
             errors.append(r)

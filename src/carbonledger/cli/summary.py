@@ -1,4 +1,5 @@
-"""``carbonledger summary [--by phase|name|tag:K|day]``: totals across runs."""
+"""``carbonledger summary [--by phase|name|tag:K|day|job]``: totals across runs (by job:
+one footprint per job, as ``carbonledger job KEY`` gives it)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def register(subparsers: Any) -> None:
         "--by",
         default="phase",
         metavar="phase|name|tag:KEY|day|job",
-        help="how to group the runs (default phase; day is the UTC day a run started)",
+        help="how to group the runs (default phase; day is the UTC day a run started; "
+        "job: each job's row is its one footprint, as `carbonledger job KEY` gives it)",
     )
     p.add_argument("--name", metavar="PATTERN", help="only runs whose name matches this glob")
     p.add_argument("--tag", action="append", default=[], metavar="K=V", help="only runs tagged so")
@@ -41,9 +43,9 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from carbonledger.report.frame import parse_tag_filters, stream_footprints
+    from carbonledger.report.frame import parse_tag_filters
     from carbonledger.report.numbers import format_mass_interval
-    from carbonledger.report.summary import parse_group_by, summarize, summary_facts
+    from carbonledger.report.summary import parse_group_by, summarize_ledger
     from carbonledger.report.text import format_energy_kwh, format_mass_kg
 
     parse_group_by(args.by)
@@ -52,13 +54,11 @@ def handle(args: argparse.Namespace) -> int:
     ledger = open_ledger_for_reading(settings)
     skipped: list[dict[str, str]] = []
     try:  # footprints stream through; only what the sums need is kept
-        facts = [
-            summary_facts(fp)
-            for _, fp in stream_footprints(ledger, skipped, name=args.name, tags=tags)
-        ]
+        rows, overall = summarize_ledger(
+            ledger, args.by, name=args.name, tags=tags, skipped=skipped
+        )
     finally:
         ledger.close()
-    rows, overall = summarize(facts, args.by)
     if args.json:
         print_json(
             {
@@ -89,6 +89,25 @@ def handle(args: argparse.Namespace) -> int:
     if gaps:
         listed = ", ".join(f"{k}: {v} run(s)" for k, v in gaps.items())
         print(f"missing values (left out of the sums, not counted as 0): {listed}")
+    if any(r.method == "job" for r in rows):
+        print(
+            "a job's row is its one footprint, as `carbonledger job KEY` gives it: each "
+            "node's devices counted once, unmeasured stretches modelled, nodes' intervals "
+            "in quadrature"
+        )
+    for row in rows:
+        for note in row.warnings[:NOTES_PER_ROW]:
+            print(f"note: {cell(row.group, 30)}: {cell(note, 200)}")
+        if len(row.warnings) > NOTES_PER_ROW:
+            more = len(row.warnings) - NOTES_PER_ROW
+            print(
+                f"note: {cell(row.group, 30)}: {more} more (all in --json; "
+                f"`carbonledger job {cell(row.group, 30)}` for the job)"
+            )
     for s in skipped:
         print(f"left out {cell(s['run_id'], 12)} ({cell(s['name'], 30)}): {cell(s['error'], 80)}")
     return 0
+
+
+NOTES_PER_ROW = 3
+"""A row's warnings shown in the table's notes; the rest are counted (all are in --json)."""

@@ -35,6 +35,7 @@ __all__ = [
     "overlapping_runs_by_id",
     "parse_tag_filters",
     "price_runs",
+    "price_selected",
     "runs_frame",
     "select_runs",
     "stream_footprints",
@@ -112,6 +113,19 @@ def stream_footprints(
     what it needs of each; runs that cannot be priced are logged and added to ``skipped``."""
     everything = ledger.list_runs()
     selected = select_runs(everything, name=name, tags=tags)
+    yield from price_selected(ledger, selected, everything, skipped, series=series)
+
+
+def price_selected(
+    ledger: Ledger,
+    selected: Iterable[RunRecord],
+    everything: Sequence[RunRecord],
+    skipped: list[dict[str, str]],
+    *,
+    series: IntensitySeries | None = None,
+) -> Iterator[tuple[RunRecord, Footprint]]:
+    """:func:`price_runs` of runs already selected from ``everything`` (the ledger's
+    runs), one at a time; those that cannot be priced are logged and added to ``skipped``."""
     for run, fp, error in price_runs(ledger, selected, everything=everything, series=series):
         if fp is not None:
             yield run, fp
