@@ -72,6 +72,8 @@ def test_four_ranks_count_the_node_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert all(fp is not None and fp.job is not None for fp in fps)
     assert fps[0] is not None and fps[0].energy_j is not None
     assert fps[1] is not None and fps[1].energy_j is None
+    assert fps[1].embodied_g is None  # the measurer carries the node's devices' embodied
+    assert fps[0].embodied_g is not None and fps[0].embodied_g > 0
     assert any("another process of the job" in w for w in fps[1].warnings)
     assert fps[1].to_dict()["job"] == {
         "key": "j1",

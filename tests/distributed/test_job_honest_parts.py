@@ -4,6 +4,7 @@ emissions stay unknown, and rounding-sized gaps raise no note."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,32 @@ def test_operational_plus_embodied_is_the_total(tmp_path: Path) -> None:
     assert job.embodied_g is not None and job.embodied_g > 0
     assert job.operational_g is not None and job.total_g is not None
     assert job.operational_g + job.embodied_g == pytest.approx(job.total_g)
+
+
+def test_a_standby_rank_carries_no_embodied_of_the_devices_its_measurer_carries(
+    tmp_path: Path,
+) -> None:
+    """Four ranks on one node hold the same devices; one measures. Their own footprints
+    add up to the node's embodied emissions once, not four times."""
+    from carbonledger.lifecycle.pricing import footprint_for_run
+
+    with open_ledger(tmp_path / "l.sqlite") as led:
+        for local in range(4):
+            run_id = f"r{local}"
+            _run(led, run_id, local, T0, T0 + 600, [GPU, CPU])
+            since = T0 if local == 0 else None
+            led.put_attachment(  # type: ignore[attr-defined]
+                run_id,
+                "job",
+                {"key": "j", "measured_since": {GPU.device_id: since, CPU.device_id: since}},
+            )
+        _samples(led, "r0", T0, T0 + 600, [GPU, CPU], 10.0)
+        fps = [footprint_for_run(led, f"r{i}") for i in range(4)]
+        job = job_footprint(led, "j")
+    assert fps[0].embodied_g is not None and fps[0].embodied_g > 0
+    for fp in fps[1:]:
+        assert fp.embodied_g is None and fp.energy_j is None
+        assert any("carried by the process of the job that measured them" in w for w in fp.warnings)
+    assert job.embodied_g == pytest.approx(fps[0].embodied_g)
+    ranks_embodied = math.fsum(fp.embodied_g or 0.0 for fp in fps)
+    assert ranks_embodied == pytest.approx(job.embodied_g)  # once, not 4 times

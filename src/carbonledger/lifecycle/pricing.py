@@ -554,11 +554,13 @@ def footprint_for_run(
             if plan.series is not None
             else None
         )
-    embodied = (
-        memo.embodied(plan, devices, run.duration_s, notes)
-        if memo is not None
-        else plan.embodied(devices, run.duration_s, notes)
-    )
+    held = _held_devices(run, devices, facts.standby, notes)
+    if held is None:
+        embodied: tuple[EmbodiedItem, ...] = ()
+    elif memo is not None:
+        embodied = memo.embodied(plan, held, run.duration_s, notes)
+    else:
+        embodied = plan.embodied(held, run.duration_s, notes)
     fp = price_totals(
         run,
         devices,
@@ -575,6 +577,25 @@ def footprint_for_run(
         attribution=_ALONE if sharing.alone else None,
     )
     return fp if sharing.alone else _with_attribution(fp, sharing)
+
+
+def _held_devices(
+    run: RunRecord, devices: Sequence[DeviceInfo], standby: Sequence[str], notes: list[str]
+) -> Sequence[DeviceInfo] | None:
+    """The devices whose embodied emissions the run carries: not those a job's standby
+    rank held while another process of its job on the node measured them (that process
+    carries them, and the job footprint counts them once per node); None when that
+    leaves none, so no host share is charged either."""
+    if not standby or run.job is None:
+        return devices
+    left_out = set(standby)
+    own = [d for d in devices if d.device_id not in left_out]
+    notes.append(
+        f"job {run.job.key}: the embodied emissions of {', '.join(sorted(left_out))} are "
+        f"carried by the process of the job that measured them on {run.job.node}, not by "
+        "this run (carbonledger job counts them once per node)"
+    )
+    return own or None
 
 
 # -- step: runs sharing the host (lifecycle/sharing.py) ------------------------------------

@@ -29,7 +29,7 @@ from carbonledger.store.aggregates import (
     steps_from_samples,
     totals_from_samples,
 )
-from carbonledger.store.run_facts import RunFacts, kept_warnings
+from carbonledger.store.run_facts import RunFacts, attachment_facts
 from carbonledger.store.sqlite_rows import functional_unit_or_none, series_from_json
 
 __all__ = ["PgAggregates"]
@@ -195,6 +195,7 @@ class PgAggregates:
                 series: IntensitySeries | None = (
                     series_from_json(kept[0][0], run_id, where) if kept else None
                 )
+                attached = _attachment_facts(rows["attachments"].get(run_id, ()), run_id, where)
                 out[run_id] = RunFacts(
                     devices=tuple(devices),
                     spans=tuple(
@@ -208,17 +209,20 @@ class PgAggregates:
                     },
                     functional_unit=functional_unit_or_none(unit[0], unit[1], run_id, where),
                     series=series,
-                    warnings=_warnings(rows["attachments"].get(run_id, ()), run_id, where),
+                    warnings=attached[0],
+                    standby=attached[1],
                 )
             except CarbonLedgerError:
                 continue
         return out
 
 
-def _warnings(rows: Sequence[Any], run_id: str, where: str) -> tuple[str, ...]:
+def _attachment_facts(
+    rows: Sequence[Any], run_id: str, where: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """As the per-run path: every attachment decoded, none kept if one is damaged."""
     try:
         found = {str(r[0]): loads_blob(r[1], f"attachment {r[0]!r}", run_id, where) for r in rows}
     except CarbonLedgerError:
-        return ()
-    return kept_warnings(found)
+        return (), ()
+    return attachment_facts(found)

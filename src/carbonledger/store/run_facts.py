@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FactsLedger",
     "RunFacts",
+    "attachment_facts",
     "facts_from_reads",
+    "kept_standby",
     "kept_warnings",
     "many_run_facts",
 ]
@@ -46,6 +48,9 @@ class RunFacts:
     functional_unit: tuple[str, float] | None
     series: IntensitySeries | None
     warnings: tuple[str, ...]
+    standby: tuple[str, ...] = ()
+    """Devices this run held but never measured: another process of its job on the same
+    node did (its ``job`` attachment's ``measured_since`` is null for them)."""
 
 
 @runtime_checkable
@@ -55,6 +60,20 @@ class FactsLedger(Protocol):
     def many_run_facts(self, run_ids: Sequence[str]) -> dict[str, RunFacts]: ...
 
 
+def kept_standby(attachments: Mapping[str, Any]) -> tuple[str, ...]:
+    """The devices a job's standby rank never measured (its ``job`` attachment)."""
+    job = attachments.get("job")
+    since = job.get("measured_since") if isinstance(job, dict) else None
+    if not isinstance(since, dict):
+        return ()
+    return tuple(sorted(str(d) for d, t in since.items() if t is None))
+
+
+def attachment_facts(attachments: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(kept warnings, standby devices) of a run's decoded attachments."""
+    return kept_warnings(attachments), kept_standby(attachments)
+
+
 def kept_warnings(attachments: Mapping[str, Any]) -> tuple[str, ...]:
     """The messages of a run's ``warnings`` attachment (none when it is not a list)."""
     kept = attachments.get("warnings") or {}
@@ -62,15 +81,15 @@ def kept_warnings(attachments: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(m) for m in messages) if isinstance(messages, list) else ()
 
 
-def _warnings(ledger: Ledger, run_id: str) -> tuple[str, ...]:
+def _attachment_facts(ledger: Ledger, run_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     reader = getattr(ledger, "attachments", None)
     if reader is None:
-        return ()
+        return (), ()
     try:
         found: Mapping[str, Any] = reader(run_id)
     except Exception:
-        return ()
-    return kept_warnings(found)
+        return (), ()
+    return attachment_facts(found)
 
 
 def facts_from_reads(ledger: Ledger, run_id: str, *, with_series: bool = True) -> RunFacts:
@@ -79,7 +98,7 @@ def facts_from_reads(ledger: Ledger, run_id: str, *, with_series: bool = True) -
     Raises what those reads raise. ``with_series=False`` leaves the kept series unread
     (None): a run re-priced with another series does not need it."""
     devices = tuple(ledger.devices(run_id))
-    warnings = _warnings(ledger, run_id)
+    warnings, standby = _attachment_facts(ledger, run_id)
     reader = getattr(ledger, "series", None) if with_series else None
     series = reader(run_id) if reader is not None else None
     return RunFacts(
@@ -89,6 +108,7 @@ def facts_from_reads(ledger: Ledger, run_id: str, *, with_series: bool = True) -
         functional_unit=ledger.functional_unit(run_id),
         series=series,
         warnings=warnings,
+        standby=standby,
     )
 
 

@@ -24,7 +24,7 @@ from carbonledger.store._rows import (
     loads_blob,
 )
 from carbonledger.store.base import MetricValue
-from carbonledger.store.run_facts import RunFacts, kept_warnings
+from carbonledger.store.run_facts import RunFacts, attachment_facts
 from carbonledger.store.sqlite_conn import SqliteConnection
 from carbonledger.store.sqlite_rows import functional_unit_or_none, marks, series_from_json
 
@@ -84,6 +84,7 @@ def _decode(rows: dict[str, _Rows], where: str) -> dict[str, RunFacts]:
     out: dict[str, RunFacts] = {}
     for run_id, (unit_row,) in rows["runs"].items():
         try:
+            attached = _attachment_facts(rows["attachments"].get(run_id, ()), run_id, where)
             out[run_id] = RunFacts(
                 devices=tuple(
                     _device(r, run_id, where, devices_seen) for r in rows["devices"].get(run_id, ())
@@ -92,7 +93,8 @@ def _decode(rows: dict[str, _Rows], where: str) -> dict[str, RunFacts]:
                 metrics=_metrics(rows["metrics"].get(run_id, ()), run_id, where),
                 functional_unit=functional_unit_or_none(unit_row[0], unit_row[1], run_id, where),
                 series=_series(rows["series"].get(run_id), run_id, where, series_seen),
-                warnings=_warnings(rows["attachments"].get(run_id, ()), run_id, where),
+                warnings=attached[0],
+                standby=attached[1],
             )
         except CarbonLedgerError:
             continue  # read alone, the run names its damage
@@ -134,10 +136,12 @@ def _series(
     return series
 
 
-def _warnings(rows: Sequence[tuple[Any, ...]], run_id: str, where: str) -> tuple[str, ...]:
+def _attachment_facts(
+    rows: Sequence[tuple[Any, ...]], run_id: str, where: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """As the per-run path: every attachment decoded, none kept if one is damaged."""
     try:
         found = {str(r[0]): loads_blob(r[1], f"attachment {r[0]!r}", run_id, where) for r in rows}
     except CarbonLedgerError:
-        return ()
-    return kept_warnings(found)
+        return (), ()
+    return attachment_facts(found)
