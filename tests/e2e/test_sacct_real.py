@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def accounted_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """One cluster with accounting, started once (module scope: its daemons end before other
-    e2e tests start theirs); yields the env with ``SLURM_CONF``."""
+    """One cluster with accounting, started once for the module; yields the env with
+    ``SLURM_CONF``. It shares nothing with other clusters (its own munged, ports, folders),
+    so another xdist worker's cluster may run beside it."""
     require_command("slurmctld", "slurmd", "srun", "sbatch", "munged", *ACCOUNTING_COMMANDS)
     if os.geteuid() != 0:
         unavailable("a throwaway Slurm cluster with accounting needs root")
