@@ -461,6 +461,8 @@ class Tracker:
         record = self.record
         fanout = self._fanout
         final_status = RunStatus(str(status))
+        if self._coordinator is not None:
+            self._coordinator.stopping()  # a standby does not take over at its last read
         try:
             sampler.stop()
             if writer is not None and record is not None and fanout is not None:
