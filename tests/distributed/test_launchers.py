@@ -212,3 +212,11 @@ def test_pmi_only_launcher_warns_from_rank_zero_only() -> None:
     assert wrapper_job(None, {**pmi, "CARBONLEDGER_JOB": "k"}, ["python"]).warnings == ()
     # MPICH under Slurm (srun --mpi=pmi2): Slurm names the job
     assert wrapper_job(None, {**pmi, "SLURM_JOB_ID": "3"}, ["python"]).warnings == ()
+
+
+def test_inside_an_allocation_the_slurm_key_reaches_every_rank_without_warning() -> None:
+    job = wrapper_job(None, {"SLURM_JOB_ID": "5"}, ["mpirun", "--host", "a,b", "./a.out"])
+    assert job.key == "slurm:5" and job.warnings == ()
+    # a key given in CARBONLEDGER_JOB is this shell's only: remote ranks need it forwarded
+    job = wrapper_job(None, {"CARBONLEDGER_JOB": "k"}, ["mpirun", "--host", "a,b", "./a.out"])
+    assert job.key == "k" and len(job.warnings) == 1

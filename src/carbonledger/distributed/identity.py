@@ -209,8 +209,13 @@ def wrapper_job(
                 "set, no job id), so every rank makes its own job; pass --job KEY or set "
                 f"{JOB_ENV} (the same for all ranks) so that they share one"
             )
-    note = launch.warning(key_given=explicit is not None or detected is not None)
-    if note is not None:
+    from_launcher = explicit is None and detected is not None and not environ.get(JOB_ENV)
+    note = (
+        None
+        if from_launcher
+        else launch.warning(key_given=explicit is not None or detected is not None)
+    )
+    if note is not None:  # (a key from Slurm's variables: the ranks see them too)
         warnings.append(note)
     return WrapperJob(key, tuple(warnings))
 
