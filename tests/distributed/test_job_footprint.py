@@ -207,3 +207,22 @@ def test_stopping_coordinator_never_takes_the_lock(tmp_path: Path) -> None:
     assert waiting.measured()["fake:cpu-0"] is not None
     s.close()
     w.close()
+
+
+def test_a_rank_of_a_pmi_only_launcher_says_it_is_in_no_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMI_RANK", "2")
+    monkeypatch.setenv("PMI_SIZE", "4")
+    sensor = FakeSensor([CPU], {"fake:cpu-0": 60.0})
+    t = cl.Tracker("r", ledger=tmp_path / "l.sqlite", interval=0.1, zone="FR", sensors=[sensor])
+    t.start()
+    fp = t.stop()
+    assert fp is not None and fp.job is None
+    assert any("PMI launcher" in w and "CARBONLEDGER_JOB" in w for w in fp.warnings)
+    monkeypatch.setenv("CARBONLEDGER_JOB", "k")
+    t = cl.Tracker("r", ledger=tmp_path / "l.sqlite", interval=0.1, zone="FR", sensors=[sensor])
+    t.start()
+    fp = t.stop()
+    assert fp is not None and fp.job is not None and fp.job["rank"] == 2
+    assert not any("PMI launcher" in w for w in fp.warnings)
