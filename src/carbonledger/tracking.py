@@ -461,6 +461,8 @@ class Tracker:
         record = self.record
         fanout = self._fanout
         final_status = RunStatus(str(status))
+        if self._coordinator is not None:
+            self._coordinator.stopping()  # a standby does not take over at its last read
         try:
             sampler.stop()
             if writer is not None and record is not None and fanout is not None:
@@ -607,13 +609,24 @@ class Tracker:
         """The job this process runs in (launcher variables, ``job=``), if any."""
         from carbonledger.distributed.coordinator import job_coordinator
 
+        environ = dict(os.environ)
         try:
-            return job_coordinator(
-                self._job_key, interval_s=self.settings.interval_s, environ=dict(os.environ)
+            found = job_coordinator(
+                self._job_key, interval_s=self.settings.interval_s, environ=environ
             )
         except CarbonLedgerError as exc:
             self._warn(f"job identity ignored: {exc}")
             return None
+        if found is None:
+            from carbonledger.distributed.identity import pmi_without_job
+
+            if pmi_without_job(environ):
+                self._warn(
+                    "started by a PMI launcher (MPICH or Intel MPI: PMI_RANK set) that names "
+                    "no job, so this run is in none and every rank measures its node; set "
+                    "CARBONLEDGER_JOB (the same for all ranks) or job= to make them one job"
+                )
+        return found
 
     def _open_sensors(self) -> list[Sensor]:
         sensors = self._discover_sensors()

@@ -34,5 +34,6 @@ def test_pages_cover_the_listing(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_empty_listing_is_an_empty_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    open_ledger(tmp_path / "e.sqlite").close()  # a ledger with no runs
     assert main(["runs", "--json", "--ledger", str(tmp_path / "e.sqlite")]) == 0
     assert capsys.readouterr().out == "[]\n"

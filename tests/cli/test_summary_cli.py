@@ -54,5 +54,6 @@ def test_text_and_bad_grouping(ledger_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_empty_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    open_ledger(tmp_path / "empty.sqlite").close()  # a ledger with no runs
     assert main(["summary", "--ledger", str(tmp_path / "empty.sqlite")]) == 0
     assert "no runs" in capsys.readouterr().out

@@ -144,3 +144,87 @@ def test_the_job_command(
     assert "cli-job" in capsys.readouterr().out
     assert main(["runs", "--job", "cli-job", "--ledger", str(ledger), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_a_standby_that_is_stopping_does_not_take_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measurer stops, then the standby stops before its next sampling tick: its last
+    reading must not take the lock (a baseline with nothing after it, which showed as
+    "0 J measured"); it stays a standby and records no samples."""
+    ledger = tmp_path / "l.sqlite"
+    first = _rank(ledger, 0, monkeypatch)
+    second = _rank(ledger, 1, monkeypatch)
+    time.sleep(1.3)  # the standby has tried (and failed) to take over at least once
+    first.stop()
+    coordinator = second._coordinator  # the race made certain: its retry is due now
+    assert coordinator is not None
+    for gated in coordinator.gated:
+        gated._next_try = 0.0
+    fp = second.stop()
+    assert fp is not None
+    assert not any("took over" in w for w in fp.warnings), fp.warnings
+    assert any("another process of the job" in w for w in fp.warnings)
+    for c in fp.components:
+        assert c.energy_j is None  # unknown, never a measured 0
+    with open_ledger(ledger) as led:
+        assert led.samples(second.run_id) == []
+        job = job_footprint(led, "j1")
+    standby = [r for r in job.ranks if r.local_rank == 1]
+    assert len(standby) == 1 and not standby[0].measured
+
+
+def test_stopping_coordinator_never_takes_the_lock(tmp_path: Path) -> None:
+    """With a fake clock: a standby whose retry is due does not take the freed lock once
+    its run is stopping, but one that is not stopping does."""
+    from carbonledger.distributed.coordinator import JobCoordinator
+    from carbonledger.distributed.identity import detect_job
+
+    now = [0.0]
+    env = {"CARBONLEDGER_LOCK_DIR": str(tmp_path / "locks")}
+
+    def coordinator(local_rank: int) -> JobCoordinator:
+        detected = detect_job({"CARBONLEDGER_JOB": "j", "LOCAL_RANK": str(local_rank)})
+        assert detected is not None
+        return JobCoordinator(detected, interval_s=0.1, environ=env, clock=lambda: now[0])
+
+    def sensor() -> FakeSensor:
+        return FakeSensor([CPU], {"fake:cpu-0": 60.0})
+
+    measurer, stopping, waiting = coordinator(0), coordinator(1), coordinator(2)
+    (m,), (s,), (w,) = (
+        measurer.gate([sensor()]),
+        stopping.gate([sensor()]),
+        waiting.gate([sensor()]),
+    )
+    assert m.read()[0].energy_j is not None
+    now[0] = 5.0
+    assert s.read()[0].energy_j is None and w.read()[0].energy_j is None  # the lock is held
+    m.close()  # the measurer ends: the lock is free
+    stopping.stopping()
+    now[0] = 10.0
+    assert s.read()[0].energy_j is None
+    assert stopping.measured() == {"fake:cpu-0": None}
+    assert w.read()[0].energy_j is not None  # a standby that runs on takes over
+    assert waiting.measured()["fake:cpu-0"] is not None
+    s.close()
+    w.close()
+
+
+def test_a_rank_of_a_pmi_only_launcher_says_it_is_in_no_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMI_RANK", "2")
+    monkeypatch.setenv("PMI_SIZE", "4")
+    sensor = FakeSensor([CPU], {"fake:cpu-0": 60.0})
+    t = cl.Tracker("r", ledger=tmp_path / "l.sqlite", interval=0.1, zone="FR", sensors=[sensor])
+    t.start()
+    fp = t.stop()
+    assert fp is not None and fp.job is None
+    assert any("PMI launcher" in w and "CARBONLEDGER_JOB" in w for w in fp.warnings)
+    monkeypatch.setenv("CARBONLEDGER_JOB", "k")
+    t = cl.Tracker("r", ledger=tmp_path / "l.sqlite", interval=0.1, zone="FR", sensors=[sensor])
+    t.start()
+    fp = t.stop()
+    assert fp is not None and fp.job is not None and fp.job["rank"] == 2
+    assert not any("PMI launcher" in w for w in fp.warnings)

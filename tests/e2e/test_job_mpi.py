@@ -50,3 +50,47 @@ def test_mpirun_four_ranks_count_the_node_once(tmp_path: Path) -> None:
     # one measurer at a time (a rank that ends last may take over from one that ended)
     assert any(r.measured for r in job.ranks)
     assert not any("at once" in w for w in job.warnings), job.warnings
+
+
+def test_wrapped_single_host_mpirun_is_one_job_with_one_measurer(tmp_path: Path) -> None:
+    """``carbonledger run -- mpirun -n 4 ...`` on one host: the wrapper and the ranks that
+    track themselves share the wrapper's key (all ranks are local and inherit it), no
+    warning, and the node is counted once."""
+    require_command("mpirun")
+    ledger = tmp_path / "ledger.sqlite"
+    with NodeSimulator(tmp_path / "sys") as node:
+        env = rank_env(node.root, ledger, tmp_path / "locks")
+        cmd = ["mpirun", "-n", "4", "--oversubscribe"]
+        if os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "carbonledger.cli.main",
+                "run",
+                "--interval",
+                "0.2",
+                "--",
+                *cmd,
+                sys.executable,
+                str(WORKER),
+                "3",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "carbonledger run:" not in done.stderr  # no warning on one host
+    with open_ledger(ledger) as led:
+        runs = led.list_runs()
+        keys = {r.job.key for r in runs if r.job is not None}
+        assert len(runs) == 5 and len(keys) == 1, keys
+        key = keys.pop()
+        assert key.startswith("run:")
+        job = job_footprint(led, key)
+    assert job.energy_j is not None and job.duration_s is not None
+    assert job.energy_j / job.duration_s == pytest.approx(NODE_W, rel=0.05)
+    assert not any("at once" in w for w in job.warnings), job.warnings

@@ -21,6 +21,7 @@ __all__ = [
     "open_ledger_for_reading",
     "positive_int",
     "print_json",
+    "require_existing_ledger",
     "settings_from_args",
     "write_output",
 ]
@@ -36,11 +37,33 @@ def add_ledger_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def require_existing_ledger(target: str, *, allow_default: bool = False) -> None:
+    """Refuse a SQLite ledger file that does not exist (ConfigError, exit 3) before
+    anything opens it, since opening creates it: a reading command given a typo path
+    would otherwise make an empty ledger there and report nothing. The default ledger
+    (``allow_default``) may be missing: a fresh machine simply has no runs yet. A path
+    with ``*``, ``?`` or ``[`` is named as a pattern that matched no file."""
+    from carbonledger.config import default_ledger_path
+    from carbonledger.store.registry import local_path
+
+    path = local_path(target)
+    if path is None or path.exists():
+        return
+    if allow_default and path.resolve() == default_ledger_path().resolve():
+        return
+    if any(ch in str(target) for ch in "*?["):
+        raise ConfigError(f"no ledger at {target} (a pattern that matched no file)")
+    raise ConfigError(f"no ledger at {path}")
+
+
 def open_ledger_for_reading(settings: Settings, tables: Sequence[str] | None = None) -> Ledger:
     """The configured ledger, checked for damage first (LedgerError, exit 3, if damaged):
-    the whole file, or only ``tables`` for a command that reads only those."""
+    the whole file, or only ``tables`` for a command that reads only those. A ledger file
+    that does not exist is refused (exit 3, nothing created), unless it is the default
+    one (a fresh machine: no runs yet)."""
     from carbonledger.store import open_ledger
 
+    require_existing_ledger(settings.ledger_url, allow_default=True)
     return open_ledger(settings.ledger_url, verify=True if tables is None else tuple(tables))
 
 

@@ -10,7 +10,8 @@ Rules (docs/guides/shared-ledger.md):
   common device and overlap in time are refused, naming both: their sum would count the
   device twice.
 
-Checks run before anything is written; merging again adds only what is new.
+Checks run before anything is written; merging again adds only what is new. A source
+file that does not exist (or a pattern the shell left unmatched) is refused, exit 3.
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ def _name(target: str) -> str:
 def handle_merge(args: argparse.Namespace) -> int:
     import time
 
+    from carbonledger.cli.common import require_existing_ledger
     from carbonledger.store.registry import open_ledger
     from carbonledger.store.transfer import copy_run, sample_key
 
+    for source in args.sources:  # opening creates: a typo would merge an empty ledger
+        require_existing_ledger(source)
     names = [_name(s) for s in args.sources]
     into = _name(args.into)
     if len(set(names)) != len(names):

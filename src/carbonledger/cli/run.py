@@ -70,8 +70,9 @@ def register(subparsers: Any) -> None:
         "--job",
         metavar="KEY",
         help="the distributed job this run belongs to (default: from Slurm, torchrun or MPI "
-        "variables, else one named after this run); exported to the command as "
-        "CARBONLEDGER_JOB so ranks that track themselves join it",
+        "variables, else the key a wrapped torchrun's workers will use, else one named after "
+        "this run); exported to the command as CARBONLEDGER_JOB so ranks that track "
+        "themselves join it",
     )
     p.add_argument(
         "--prometheus",
@@ -157,15 +158,18 @@ def handle(args: argparse.Namespace) -> int:
     tags = parse_pairs(args.tag, "--tag")
     functional_unit = parse_functional_unit(args.functional_unit)
     settings = settings_from_args(args, provider=args.provider)
-    from carbonledger.distributed.identity import JOB_ENV, wrapper_job_key
+    from carbonledger.distributed.identity import JOB_ENV, wrapper_job
 
+    job = wrapper_job(getattr(args, "job", None), os.environ, cmd)
+    for warning in job.warnings:
+        print(warning, file=sys.stderr)
     exporters = _exporters(args)
     tracker = Tracker(
         args.name or cmd[0].rsplit("/", 1)[-1],
         settings=settings,
         tags=tags,
         embodied=args.embodied,
-        job=wrapper_job_key(getattr(args, "job", None), os.environ),
+        job=job.key,
         sinks=exporters,
     )
     run = tracker.start()

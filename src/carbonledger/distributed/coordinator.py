@@ -12,7 +12,9 @@ interval later, then on every sampling tick. So when the ranks start within one 
 of each other, local rank 0 measures; in every case the lock lets exactly one process
 measure each device set. When the measurer stops or dies, the lock is free and the next
 standby to retry takes over from that moment (its first read is a baseline), so the gap
-between the two shows as time nobody measured: the job footprint reports it.
+between the two shows as time nobody measured: the job footprint reports it. A standby
+that is itself stopping does not take over (:meth:`JobCoordinator.stopping`): its last
+reading would be a baseline with nothing after it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class GatedSensor:
     @property
     def measuring(self) -> bool:
         return self.lock.held
+
+    def stand_down(self) -> None:
+        """Take over no more: the run is stopping, so a reading now would be a baseline
+        with nothing after it (it keeps measuring if it already does)."""
+        self._next_try = float("inf")
 
     def _try(self) -> bool:
         now = self._clock()
@@ -144,6 +151,11 @@ class JobCoordinator:
             self.gated.append(gated)
             out.append(gated)
         return out
+
+    def stopping(self) -> None:
+        """The run is about to take its last reading: a standby does not take over now."""
+        for gated in self.gated:
+            gated.stand_down()
 
     def measured(self) -> dict[str, float | None]:
         """device id -> unix time this process began measuring it (None: it never did)."""

@@ -3,9 +3,11 @@
 Pure functions of an environment mapping. The job *key* comes from, in order: an
 explicit name (``job=``, ``--job``, ``CARBONLEDGER_JOB``), Slurm (the allocation, so
 every step and every process of one job shares it), torchrun (its rendezvous run id),
-MPI (Open MPI's or PMIx's job namespace). The *ranks* come from the innermost launcher
-(torchrun, then MPI, then Slurm), since that is what started this very process: under
-``srun torchrun ...`` the workers' ranks are torchrun's, not Slurm's tasks.
+MPI (Open MPI's or PMIx's job namespace). PMI-only launchers (MPICH's and Intel MPI's
+Hydra) give their ranks no per-job variable: those need an explicit name. The *ranks*
+come from the innermost launcher (torchrun, then MPI, then Slurm), since that is what
+started this very process: under ``srun torchrun ...`` the workers' ranks are torchrun's,
+not Slurm's tasks.
 
 torchrun's ``RANK`` is not stable across elastic restarts (run.py documents it): the
 restart count is part of every identity, and a rank is never used as a device key.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from carbonledger.errors import ConfigError
@@ -25,9 +27,12 @@ __all__ = [
     "JOB_ENV",
     "NODE_ENV",
     "Detected",
+    "WrapperJob",
     "detect_job",
     "node_name",
     "parse_job_key",
+    "pmi_without_job",
+    "wrapper_job",
     "wrapper_job_key",
 ]
 
@@ -160,17 +165,66 @@ def _ranks(
     return ("explicit", None, None, None, None)
 
 
-def wrapper_job_key(explicit: str | None, environ: Mapping[str, str]) -> str:
-    """The job key ``carbonledger run`` uses: ``--job``, else the launcher's (detected
-    again by the tracker), else a new ``run:<random>`` that the command's ranks inherit
-    through ``CARBONLEDGER_JOB`` (so a wrapped launcher and its self-tracking ranks are one
-    job, and one process measures each device)."""
-    if explicit is not None:
-        return parse_job_key(explicit, "--job")
+@dataclass(frozen=True)
+class WrapperJob:
+    """The job ``carbonledger run`` runs its command in, and what to tell the user."""
+
+    key: str
+    warnings: tuple[str, ...] = ()
+
+
+def pmi_without_job(environ: Mapping[str, str]) -> bool:
+    """True when a PMI-only launcher (MPICH's or Intel MPI's Hydra: ``PMI_RANK``, no PMIx
+    namespace) started this process and nothing names its job: Hydra gives its ranks no
+    variable that is one value per job (``PMI_FD`` is a descriptor number, ``PMI_PORT``
+    the local proxy's address, different on each node)."""
+    return ("PMI_RANK" in environ or "PMI_SIZE" in environ) and detect_job(environ) is None
+
+
+def wrapper_job(
+    explicit: str | None, environ: Mapping[str, str], command: Sequence[str] = ()
+) -> WrapperJob:
+    """The job key ``carbonledger run`` uses for itself and exports to ``command`` as
+    ``CARBONLEDGER_JOB``: ``--job``, else the launcher variables around it, else the key
+    the launcher ``command`` starts will give its ranks (torchrun's rendezvous id, see
+    :mod:`carbonledger.distributed.launchers`), else a new ``run:<random>``. So a wrapped
+    launcher and its self-tracking ranks are one job, with one process measuring each
+    device; the warnings say when the ranks on other nodes may not share it."""
+    from carbonledger.distributed.launchers import read_launch
+
+    launch = read_launch(command, environ)
+    warnings: list[str] = []
     detected = detect_job(environ)
-    if detected is not None:
-        return detected.job.key
-    return "run:" + os.urandom(8).hex()
+    if explicit is not None:
+        key = parse_job_key(explicit, "--job")
+    elif detected is not None:
+        key = detected.job.key
+    elif launch.key is not None:
+        key = launch.key
+    else:
+        key = "run:" + os.urandom(8).hex()
+        if pmi_without_job(environ) and (environ.get("PMI_RANK") or "0").strip() == "0":
+            warnings.append(
+                "carbonledger run: started by a PMI launcher (MPICH or Intel MPI: PMI_RANK "
+                "set, no job id), so every rank makes its own job; pass --job KEY or set "
+                f"{JOB_ENV} (the same for all ranks) so that they share one"
+            )
+    from_launcher = explicit is None and detected is not None and not environ.get(JOB_ENV)
+    note = (
+        None
+        if from_launcher
+        else launch.warning(key_given=explicit is not None or detected is not None)
+    )
+    if note is not None:  # (a key from Slurm's variables: the ranks see them too)
+        warnings.append(note)
+    return WrapperJob(key, tuple(warnings))
+
+
+def wrapper_job_key(
+    explicit: str | None, environ: Mapping[str, str], command: Sequence[str] = ()
+) -> str:
+    """The key of :func:`wrapper_job`."""
+    return wrapper_job(explicit, environ, command).key
 
 
 def detect_job(environ: Mapping[str, str], explicit: str | None = None) -> Detected | None:
