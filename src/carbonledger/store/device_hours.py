@@ -13,7 +13,7 @@ How the stores do it, fastest first:
    cell's end kept apart (``store/_schema.py``). When the series starts on a whole cell
    and its steps are whole numbers of cells (hourly, half-hourly, 5-min UTC series; or no
    series at all), the cells are summed per series step in the store: a day of a
-   512-device job is ~300 k cells instead of ~50 M samples.
+   512-device job is ~330 k cells instead of ~50 M samples.
 2. **Scan.** Otherwise (a series off that grid, a run whose samples were changed after
    they were written: its cells are ``stale``) the samples are grouped by run, device and
    cell of a regular grid laid over the series (its first start, its shortest step), the
