@@ -107,6 +107,36 @@ def test_a_standby_takes_over_when_the_measurer_stops(
         assert any("nobody measured" in w for w in job.warnings)
 
 
+def test_ranks_seeing_overlapping_devices_measure_each_device_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rank 0 sees GPUs a and b, rank 1 sees b and c (different CUDA_VISIBLE_DEVICES):
+    the lock is per device, so b is measured by one of them only."""
+    ledger = tmp_path / "l.sqlite"
+    a, b, c = (fake_device(f"fake:gpu-{x}", Component.GPU) for x in "abc")
+    watts = {"fake:gpu-a": 10.0, "fake:gpu-b": 20.0, "fake:gpu-c": 40.0}
+    trackers = []
+    for local, devices in ((0, [a, b]), (1, [b, c])):
+        monkeypatch.setenv("CARBONLEDGER_JOB", "j-overlap")
+        monkeypatch.setenv("LOCAL_RANK", str(local))
+        monkeypatch.setenv("RANK", str(local))
+        sensor = FakeSensor(devices, {d.device_id: watts[d.device_id] for d in devices})
+        tracker = cl.Tracker(f"rank{local}", ledger=ledger, interval=0.1, sensors=[sensor])
+        tracker.start()
+        trackers.append(tracker)
+    time.sleep(0.8)
+    fps = [t.stop() for t in reversed(trackers)][::-1]
+    assert fps[0] is not None and fps[1] is not None
+    own = [{x.device: x.energy_j for x in fp.components} for fp in fps]
+    assert own[0]["fake:gpu-a"] and own[0]["fake:gpu-b"]  # rank 0 measures a and b
+    assert own[1]["fake:gpu-c"] and own[1].get("fake:gpu-b") is None  # rank 1 only c
+    with open_ledger(ledger) as led:
+        job = job_footprint(led, "j-overlap")
+    devices = {d["device"]: d for d in job.to_dict()["nodes"][0]["devices"]}
+    assert [len(devices[f"fake:gpu-{x}"]["measured_by"]) for x in "abc"] == [1, 1, 1]
+    assert not any("two processes at once" in w for w in job.warnings)
+
+
 def test_jobs_are_listed_by_the_ledger_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,8 +1,8 @@
 """One measurer per device among the processes of a job on one node.
 
 The tracker asks a :class:`JobCoordinator` which sensors to open: it wraps each in a
-:class:`GatedSensor` that reads only while this process holds the host-local lock of that
-sensor's devices (:mod:`carbonledger.distributed.lock`). The rest of the time it reports
+:class:`GatedSensor` that reads each device only while this process holds the host-local
+lock of that device (:mod:`carbonledger.distributed.lock`). The rest of the time it reports
 no reading, so the sampler records nothing for those devices, and spans record their
 energy as unknown (filled in from the measurer's samples when the job is priced).
 
@@ -10,7 +10,7 @@ Election: the process with the lowest local rank (or none given: ``carbonledger 
 wrapping a launcher) tries the lock at its first read; the others first try one sampling
 interval later, then on every sampling tick. So when the ranks start within one interval
 of each other, local rank 0 measures; in every case the lock lets exactly one process
-measure each device set. When the measurer stops or dies, the lock is free and the next
+measure each device. When the measurer stops or dies, the lock is free and the next
 standby to retry takes over from that moment (its first read is a baseline), so the gap
 between the two shows as time nobody measured: the job footprint reports it. A standby
 that is itself stopping does not take over (:meth:`JobCoordinator.stopping`): its last
@@ -38,12 +38,14 @@ Keep = Callable[..., bool]
 
 
 class GatedSensor:
-    """A sensor that reads only while its process holds the devices' lock."""
+    """A sensor that reads each of its devices only while its process holds that
+    device's lock: processes whose sensors see overlapping sets of devices (different
+    ``CUDA_VISIBLE_DEVICES`` per rank) still measure each device once."""
 
     def __init__(
         self,
         inner: Sensor,
-        lock: DeviceLock,
+        locks: Mapping[str, DeviceLock],
         *,
         first_try_s: float,
         retry_s: float,
@@ -51,11 +53,12 @@ class GatedSensor:
     ) -> None:
         self.kind = inner.kind
         self.inner = inner
-        self.lock = lock
+        self.locks = dict(locks)
         self._clock = clock
         self._next_try = clock() + first_try_s
         self._retry_s = retry_s
-        self.since: float | None = None  # unix time this process began measuring
+        # device id -> unix time this process began measuring it (None: not yet)
+        self.since: dict[str, float | None] = dict.fromkeys(self.locks)
         self.tries = 0
 
     def devices(self) -> Sequence[DeviceInfo]:
@@ -63,39 +66,48 @@ class GatedSensor:
 
     @property
     def measuring(self) -> bool:
-        return self.lock.held
+        return any(lock.held for lock in self.locks.values())
 
     def stand_down(self) -> None:
         """Take over no more: the run is stopping, so a reading now would be a baseline
-        with nothing after it (it keeps measuring if it already does)."""
+        with nothing after it (it keeps measuring what it already does)."""
         self._next_try = float("inf")
 
-    def _try(self) -> bool:
+    def _try(self) -> None:
         now = self._clock()
         if now < self._next_try:
-            return False
+            return
         self._next_try = now + self._retry_s
         self.tries += 1
-        try:
-            taken = self.lock.try_acquire()
-        except OSError as exc:
-            log.warning("carbonledger: measurer lock %s unusable: %s", self.lock.path, exc)
-            self._next_try = float("inf")
-            return False
-        if taken:
-            self.since = time.time()
-        return taken
+        for device_id, lock in self.locks.items():
+            if lock.held:
+                continue
+            try:
+                taken = lock.try_acquire()
+            except OSError as exc:
+                log.warning("carbonledger: measurer lock %s unusable: %s", lock.path, exc)
+                self._next_try = float("inf")
+                return
+            if taken:
+                self.since[device_id] = time.time()
 
     def read(self) -> list[Reading]:
-        if not self.lock.held and not self._try():
+        if not all(lock.held for lock in self.locks.values()):
+            self._try()
+        held = {d for d, lock in self.locks.items() if lock.held}
+        if not held:
             return [Reading(d.device_id, None) for d in self.inner.devices()]
-        return self.inner.read()
+        readings = self.inner.read()
+        if len(held) == len(self.locks):
+            return readings
+        return [r if r.device_id in held else Reading(r.device_id, None) for r in readings]
 
     def close(self) -> None:
         try:
             self.inner.close()
         finally:
-            self.lock.release()
+            for lock in self.locks.values():
+                lock.release()
 
 
 class JobCoordinator:
@@ -139,11 +151,15 @@ class JobCoordinator:
             return list(sensors)
         out: list[Sensor] = []
         for sensor in sensors:
-            ids = [d.device_id for d in sensor.devices()]
-            lock = DeviceLock(folder / lock_name(self.job.key, self.job.node, ids))
+            locks = {
+                d.device_id: DeviceLock(
+                    folder / lock_name(self.job.key, self.job.node, [d.device_id])
+                )
+                for d in sensor.devices()
+            }
             gated = GatedSensor(
                 sensor,
-                lock,
+                locks,
                 first_try_s=0.0 if self.first else max(self.interval_s, 1.0),
                 retry_s=self.interval_s,
                 clock=self._clock,
@@ -159,7 +175,7 @@ class JobCoordinator:
 
     def measured(self) -> dict[str, float | None]:
         """device id -> unix time this process began measuring it (None: it never did)."""
-        return {d.device_id: g.since for g in self.gated for d in g.devices()}
+        return {d: since for g in self.gated for d, since in g.since.items()}
 
     def attachment(self) -> dict[str, Any]:
         return {**self.detected.attachment(), "measured_since": self.measured()}
@@ -186,12 +202,7 @@ class _JobSink(BaseSink):
         measured = c.measured()
         standby = sorted(d for d, since in measured.items() if since is None)
         late = c.created_at + max(c.interval_s, 1.0) / 2
-        taken = sorted(
-            d
-            for g in c.gated
-            if g.since is not None and g.since > late
-            for d in (x.device_id for x in g.devices())
-        )
+        taken = sorted(d for d, since in measured.items() if since is not None and since > late)
         if standby:
             self.note(
                 f"job {c.job.key}: another process of the job on {c.job.node} measured "

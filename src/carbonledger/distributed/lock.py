@@ -1,6 +1,6 @@
 """A host-local lock that says which process of a job measures a set of devices.
 
-One ``fcntl.flock`` on a private file per (job key, node, device set). The kernel drops
+One ``fcntl.flock`` on a private file per (job key, node, device). The kernel drops
 the lock when its holder dies, however it dies, so a standby process that retries takes
 over. Files live in ``$XDG_RUNTIME_DIR/carbonledger`` when that is a private folder of
 this user, else in ``/tmp/carbonledger-<uid>`` (created 0700; refused if it is a link,
