@@ -213,7 +213,9 @@ class _JobSink(BaseSink):
             self.note(
                 f"job {c.job.key}: this process took over measuring {', '.join(taken)} "
                 "during the run (the previous measurer stopped, or none was measuring); "
-                "its own figures cover them from then on"
+                "its own energy covers them from then on, while its embodied emissions "
+                "count them for the whole run (an upper bound: carbonledger job counts "
+                "each device once)"
             )
         self.keep("put_attachment", event.run_id, "job", c.attachment())
 
